@@ -1,0 +1,74 @@
+"""shannon-observability: parse the stack's config once, build the stack, export its outputs.
+
+This is the only place configuration is read. Everything below receives the
+typed settings model and Pulumi secrets.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_kubernetes as k8s
+
+from components.builders.dashboards import DashboardError
+from components.builders.rules import RuleFileError
+from components.settings import PROJECT, SECRETS, SettingsError, StackSettings, load_settings, used_secrets
+from components.stack import ObservabilityStack, ObservabilityStackArgs
+
+
+def _project_config() -> dict[str, Any]:
+    """Every `shannon-observability:*` key the engine passed, secrets excluded, values decoded."""
+    raw: dict[str, Any] = {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    values: dict[str, Any] = {}
+    for full_key, value in raw.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT or key in SECRETS:
+            continue
+        if isinstance(value, str) and value[:1] in "{[":
+            value = json.loads(value)  # structured config arrives JSON-encoded
+        values[key] = value
+    return values
+
+
+def _secrets_present() -> set[str]:
+    return {key for key in SECRETS if pulumi.runtime.config.get_config(f"{PROJECT}:{key}") is not None}
+
+
+def main() -> None:
+    config = pulumi.Config()
+    stack = pulumi.get_stack()
+    present = _secrets_present()
+    try:
+        settings: StackSettings = load_settings(stack, _project_config(), secrets_present=present)
+        secrets = {key: config.require_secret(key) for key in used_secrets(settings, present)}
+        args = ObservabilityStackArgs.prepare(settings, secrets)
+    except (SettingsError, RuleFileError, DashboardError) as error:
+        # One clear message, no traceback, and nothing created.
+        raise pulumi.RunError(str(error)) from None
+
+    provider: pulumi.ProviderResource
+    if settings.platform == "kubernetes":
+        provider = k8s.Provider("kubernetes", context=settings.kubernetes.context,
+                                namespace=settings.kubernetes.namespace)
+    else:
+        provider = docker.Provider("docker", host=settings.docker.host)
+
+    observability = ObservabilityStack("shannon", args, pulumi.ResourceOptions(providers=[provider]))
+    pulumi.export("platform", settings.platform)
+    pulumi.export("location", observability.location)
+    pulumi.export("prometheus_url", observability.prometheus_url)
+    pulumi.export("prometheus_local_url", observability.prometheus_local_url)
+    pulumi.export("alertmanager_url", observability.alertmanager_url)
+    pulumi.export("grafana_url", observability.grafana_url)
+    pulumi.export("grafana_local_url", observability.grafana_local_url)
+    pulumi.export("grafana_admin_user", observability.grafana_admin_user)
+    pulumi.export("grafana_admin_password", observability.grafana_admin_password)
+    # Set this as Shannon's OTEL_EXPORTER_OTLP_ENDPOINT (or tracing.otlp_endpoint).
+    pulumi.export("otlp_endpoint", observability.otlp_grpc_endpoint)
+    pulumi.export("otlp_http_endpoint", observability.otlp_http_endpoint)
+
+
+main()

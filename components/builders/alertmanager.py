@@ -1,0 +1,142 @@
+"""alertmanager.yml and the Alertmanager command line, built from settings.
+
+Pure: no `pulumi` import. Route tree: Watchdog -> deadman, critical -> pager,
+warning -> chat, info/none -> null; grouped by alertname, service, component.
+
+Credentials are read from files mounted from a Secret (`routing_key_file`,
+`api_url_file`), so the config itself holds none, with one exception: the
+deadman webhook URL, when it comes from a secret, is written inline because
+Alertmanager 0.25 (Debian's, which the tests run) rejects webhook `url_file`.
+The whole file is therefore deployed as a Secret and never as a ConfigMap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from components import defaults
+from components.settings import Receiver, StackSettings
+from components.topology import Topology
+
+DATA_DIR = "/alertmanager"
+CONFIG_FILE = "alertmanager.yml"
+
+# The Shannon service "down" alerts; each inhibits the other alerts of its component.
+COMPONENT_DOWN_ALERTS = ("OrchestratorDown", "AgentCoreDown", "LLMServiceDown")
+
+# Secret config key -> file name in the mounted secrets directory.
+SECRET_FILES = {"pagerdutyRoutingKey": "pagerduty-routing-key", "slackApiUrl": "slack-api-url"}
+
+_SLACK_TITLE = ('[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] '
+                '{{ .CommonLabels.alertname }}{{ with .CommonLabels.component }} ({{ . }}){{ end }}')
+_SLACK_TEXT = ('{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ .Annotations.description }}\n'
+               '{{ with .Annotations.runbook_url }}Runbook: {{ . }}\n{{ end }}{{ end }}')
+
+
+def config_path(settings: StackSettings) -> str:
+    return f"{settings.alertmanager.secrets_dir}/{CONFIG_FILE}"
+
+
+def _receiver(name: str, receiver: Receiver, settings: StackSettings, deadman_url: str | None) -> dict[str, Any]:
+    secrets_dir = settings.alertmanager.secrets_dir
+    if receiver.type == "pagerduty":
+        pd: dict[str, Any] = {
+            "routing_key_file": f"{secrets_dir}/{SECRET_FILES['pagerdutyRoutingKey']}",
+            "send_resolved": True,
+            "severity": '{{ if .CommonLabels.severity }}{{ .CommonLabels.severity }}{{ else }}critical{{ end }}',
+            "component": "{{ .CommonLabels.component }}",
+            "group": "{{ .CommonLabels.service }}",
+            "details": {
+                "alertnames": "{{ range .Alerts }}{{ .Labels.alertname }} {{ end }}",
+                "environment": settings.environment_label,
+                "runbook": "{{ (index .Alerts 0).Annotations.runbook_url }}",
+            },
+        }
+        if receiver.url:
+            pd["url"] = receiver.url
+        return {"name": name, "pagerduty_configs": [pd]}
+    if receiver.type == "slack":
+        slack: dict[str, Any] = {
+            "api_url_file": f"{secrets_dir}/{SECRET_FILES['slackApiUrl']}",
+            "send_resolved": True,
+            "title": _SLACK_TITLE,
+            "text": _SLACK_TEXT,
+        }
+        if receiver.channel:
+            slack["channel"] = receiver.channel
+        return {"name": name, "slack_configs": [slack]}
+    if receiver.type == "webhook":
+        url = receiver.url or deadman_url
+        if url is None:  # only the deadman may lack a URL: it degrades to a null receiver
+            return {"name": name}
+        # A heartbeat must not be "resolved": the Watchdog never resolves, silence is the signal.
+        return {"name": name, "webhook_configs": [{"url": url, "send_resolved": name != "deadman"}]}
+    return {"name": name}
+
+
+def build_alertmanager_config(settings: StackSettings, secret_values: Mapping[str, str]) -> dict[str, Any]:
+    """The complete alertmanager.yml structure; `secret_values` holds inline secrets (deadmanUrl)."""
+    am = settings.alertmanager
+    timing = am.route
+    receivers = am.receivers
+    down = "|".join(COMPONENT_DOWN_ALERTS)
+    return {
+        "global": {"resolve_timeout": "5m"},
+        "route": {
+            "receiver": "chat",
+            "group_by": ["alertname", "service", "component"],
+            "group_wait": timing.group_wait,
+            "group_interval": timing.group_interval,
+            "repeat_interval": timing.repeat_interval,
+            "routes": [
+                {"receiver": "deadman", "matchers": ['alertname="Watchdog"'], "group_wait": "0s",
+                 "group_interval": timing.deadman_repeat_interval,
+                 "repeat_interval": timing.deadman_repeat_interval},
+                {"receiver": "pager", "matchers": ['severity="critical"']},
+                {"receiver": "chat", "matchers": ['severity="warning"']},
+                {"receiver": "null", "matchers": ['severity=~"info|none"']},
+            ],
+        },
+        "inhibit_rules": [
+            # A critical alert makes the warning of the same alert on the same component noise.
+            {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
+             "equal": ["alertname", "component"]},
+            # A service that is down explains every other alert about it.
+            {"source_matchers": [f'alertname=~"{down}"'], "target_matchers": [f'alertname!~"{down}"'],
+             "equal": ["component"]},
+        ],
+        "receivers": [
+            _receiver("pager", receivers.pager, settings, None),
+            _receiver("chat", receivers.chat, settings, None),
+            _receiver("deadman", receivers.deadman, settings, secret_values.get("deadmanUrl")),
+            {"name": "null"},
+        ],
+    }
+
+
+def secret_file_keys(settings: StackSettings) -> dict[str, str]:
+    """Secret config key -> file name, for the receivers this stack uses."""
+    receivers = settings.alertmanager.receivers
+    keys = {}
+    if receivers.pager.type == "pagerduty":
+        keys["pagerdutyRoutingKey"] = SECRET_FILES["pagerdutyRoutingKey"]
+    if "slack" in (receivers.pager.type, receivers.chat.type):
+        keys["slackApiUrl"] = SECRET_FILES["slackApiUrl"]
+    return keys
+
+
+def alertmanager_args(settings: StackSettings) -> list[str]:
+    am = settings.alertmanager
+    topo = Topology(settings)
+    args = [
+        f"--config.file={config_path(settings)}",
+        f"--storage.path={DATA_DIR}",
+        f"--web.listen-address=:{defaults.PORTS['alertmanager']}",
+    ]
+    if am.replicas > 1:
+        args.append(f"--cluster.listen-address=0.0.0.0:{defaults.PORTS['alertmanager-cluster']}")
+        args += [f"--cluster.peer={peer}" for peer in topo.alertmanager_peers()]
+    else:
+        args.append("--cluster.listen-address=")  # a single replica gossips with nobody
+    return args

@@ -1,0 +1,78 @@
+"""Every configuration file the stack deploys, as text, from one code path.
+
+The Pulumi components and the render command both call these functions, so a
+render is byte-identical to what is deployed. Files holding credentials are
+produced by functions that take the secret values as arguments: the program
+passes Pulumi secrets through `Output.apply`, the render passes placeholders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from components.builders import alertmanager, dashboards, grafana, prometheus, rules, tempo
+from components.builders.serialize import dump_json, dump_yaml
+from components.settings import StackSettings, used_secrets
+
+PLACEHOLDER_URL = "https://secret-placeholder.invalid/{key}"
+PLACEHOLDER_TEXT = "PLACEHOLDER-{key}-NOT-A-REAL-SECRET"
+# Secrets whose value must parse as a URL wherever it lands.
+URL_SECRETS = {"slackApiUrl", "deadmanUrl"}
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """Non-secret configuration files, by component, as `relative path -> text`."""
+
+    prometheus: dict[str, str]
+    grafana_datasources: str
+    grafana_dashboards: dict[str, str]
+    grafana_ini: str
+    grafana_dashboard_provider: str
+    tempo: dict[str, str] = field(default_factory=dict)
+    # Parsed forms, for components that need structured data (Grafana API resources).
+    datasources: list[dict[str, Any]] = field(default_factory=list)
+    dashboards: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def build_artifacts(settings: StackSettings) -> Artifacts:
+    """Build and validate every non-secret file; raises RuleFileError or DashboardError on bad input."""
+    rule_files = rules.build_rule_files(settings)
+    models = dashboards.collect_dashboards()
+    prom_files = {"prometheus.yml": dump_yaml(prometheus.build_prometheus_config(settings))}
+    for name, data in rule_files.items():
+        prom_files[f"rules/{name}"] = dump_yaml(data)
+    tempo_files = {"tempo.yaml": dump_yaml(tempo.build_tempo_config(settings))} if settings.tempo.enabled else {}
+    return Artifacts(
+        prometheus=prom_files,
+        grafana_datasources=dump_yaml(grafana.build_datasources_provisioning(settings)),
+        grafana_dashboards={name: dump_json(dashboards.for_grafana(model)) for name, model in models.items()},
+        grafana_ini=grafana.render_ini(grafana.build_grafana_ini(settings)),
+        grafana_dashboard_provider=dump_yaml(grafana.build_dashboard_provider()),
+        tempo=tempo_files,
+        datasources=grafana.build_datasources(settings),
+        dashboards=models,
+    )
+
+
+def render_alertmanager_yaml(settings: StackSettings, secret_values: Mapping[str, str]) -> str:
+    """alertmanager.yml; `secret_values` holds the secrets written inline (deadmanUrl)."""
+    return dump_yaml(alertmanager.build_alertmanager_config(settings, secret_values))
+
+
+def placeholder(key: str) -> str:
+    return (PLACEHOLDER_URL if key in URL_SECRETS else PLACEHOLDER_TEXT).format(key=key)
+
+
+def placeholder_secrets(settings: StackSettings, present: set[str]) -> dict[str, str]:
+    """Visibly fake values for every secret the stack would read."""
+    return {key: placeholder(key) for key in used_secrets(settings, present | _always_present(settings))}
+
+
+def _always_present(settings: StackSettings) -> set[str]:
+    # A render shows the shape of a complete deployment: required secrets are assumed set.
+    from components.settings import required_secrets
+
+    return set(required_secrets(settings))

@@ -1,0 +1,171 @@
+"""Grafana's datasources, settings and dashboard provisioning, built from settings.
+
+Pure: no `pulumi` import. The same datasource definitions feed both delivery
+modes: the Grafana API (pulumiverse provider, `grafana.content: api`) and
+provisioning files (`grafana.content: files`). Datasource uids are stable so
+dashboards and cross-links (exemplars -> traces, traces -> metrics) resolve.
+"""
+
+from __future__ import annotations
+
+import configparser
+import io
+from typing import Any
+
+from components import defaults
+from components.settings import StackSettings
+from components.topology import Topology
+
+PROMETHEUS_UID = "prometheus"
+ALERTMANAGER_UID = "alertmanager"
+TEMPO_UID = "tempo"
+DATASOURCE_UIDS = (PROMETHEUS_UID, ALERTMANAGER_UID, TEMPO_UID)
+
+FOLDER_TITLE = "Shannon"
+FOLDER_UID = "shannon"
+
+CONFIG_DIR = "/etc/grafana"
+DATA_DIR = "/var/lib/grafana"
+PROVISIONING_DIR = f"{CONFIG_DIR}/provisioning"
+DASHBOARDS_DIR = "/var/lib/grafana-dashboards"
+
+
+def build_datasources(settings: StackSettings) -> list[dict[str, Any]]:
+    """Datasource definitions in Grafana's provisioning shape (before `$` escaping)."""
+    topo = Topology(settings)
+    prometheus_json: dict[str, Any] = {
+        "timeInterval": settings.prometheus.scrape_interval,
+        "httpMethod": "POST",
+    }
+    datasources: list[dict[str, Any]] = [
+        {
+            "name": "Prometheus",
+            "type": "prometheus",
+            "uid": PROMETHEUS_UID,
+            "access": "proxy",
+            "url": topo.prometheus_url(),
+            "isDefault": True,
+            "editable": False,
+            "jsonData": prometheus_json,
+        },
+        {
+            "name": "Alertmanager",
+            "type": "alertmanager",
+            "uid": ALERTMANAGER_UID,
+            "access": "proxy",
+            "url": topo.alertmanager_url(),
+            "isDefault": False,
+            "editable": False,
+            "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
+        },
+    ]
+    if settings.tempo.enabled:
+        # Exemplars carry the trace id as `traceID` (Tempo span metrics) or `trace_id`
+        # (OpenTelemetry SDKs); both link to the trace in Tempo.
+        prometheus_json["exemplarTraceIdDestinations"] = [
+            {"name": "traceID", "datasourceUid": TEMPO_UID},
+            {"name": "trace_id", "datasourceUid": TEMPO_UID},
+        ]
+        datasources.append({
+            "name": "Tempo",
+            "type": "tempo",
+            "uid": TEMPO_UID,
+            "access": "proxy",
+            "url": topo.tempo_url(),
+            "isDefault": False,
+            "editable": False,
+            "jsonData": {
+                "tracesToMetrics": {
+                    "datasourceUid": PROMETHEUS_UID,
+                    "spanStartTimeShift": "-5m",
+                    "spanEndTimeShift": "5m",
+                    "tags": [{"key": "service.name", "value": "service"}],
+                    "queries": [
+                        {"name": "Request rate",
+                         "query": "sum(rate(traces_spanmetrics_calls_total{$__tags}[5m]))"},
+                        {"name": "Error rate",
+                         "query": 'sum(rate(traces_spanmetrics_calls_total{$__tags, status_code="STATUS_CODE_ERROR"}[5m]))'},
+                        {"name": "P95 latency",
+                         "query": "histogram_quantile(0.95, sum by (le) (rate(traces_spanmetrics_latency_bucket{$__tags}[5m])))"},
+                    ],
+                },
+                "serviceMap": {"datasourceUid": PROMETHEUS_UID},
+                "nodeGraph": {"enabled": True},
+                "search": {"hide": False},
+                "traceQuery": {"timeShiftEnabled": True, "spanStartTimeShift": "-5m", "spanEndTimeShift": "5m"},
+            },
+        })
+    return datasources
+
+
+def _escape_dollars(value: Any) -> Any:
+    """Provisioning files expand $VAR from the environment; `$$` is a literal `$`."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, list):
+        return [_escape_dollars(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _escape_dollars(v) for k, v in value.items()}
+    return value
+
+
+def build_datasources_provisioning(settings: StackSettings) -> dict[str, Any]:
+    """grafana/provisioning/datasources/datasources.yml."""
+    return {
+        "apiVersion": 1,
+        # Remove datasources this file no longer defines.
+        "prune": True,
+        "datasources": [_escape_dollars(ds) for ds in build_datasources(settings)],
+    }
+
+
+def build_dashboard_provider() -> dict[str, Any]:
+    """grafana/provisioning/dashboards/shannon.yml (files mode)."""
+    return {
+        "apiVersion": 1,
+        "providers": [{
+            "name": "shannon",
+            "folder": FOLDER_TITLE,
+            "folderUid": FOLDER_UID,
+            "type": "file",
+            "disableDeletion": True,
+            "allowUiUpdates": False,
+            "updateIntervalSeconds": 60,
+            "options": {"path": DASHBOARDS_DIR, "foldersFromFilesStructure": False},
+        }],
+    }
+
+
+def build_grafana_ini(settings: StackSettings) -> dict[str, dict[str, str]]:
+    """grafana.ini sections. Credentials are not here: they come from env vars fed by a Secret."""
+    grafana = settings.grafana
+    server: dict[str, str] = {"http_port": str(defaults.PORTS["grafana"])}
+    if grafana.root_url:
+        server["root_url"] = grafana.root_url
+    return {
+        "server": server,
+        "paths": {"data": DATA_DIR, "provisioning": PROVISIONING_DIR},
+        "database": {"type": "sqlite3"},
+        "security": {
+            "admin_user": grafana.admin_user,
+            "disable_initial_admin_creation": "false",
+            "cookie_secure": str(grafana.cookie_secure).lower(),
+            "cookie_samesite": grafana.cookie_samesite,
+            "disable_gravatar": "true",
+            "allow_embedding": "false",
+        },
+        "users": {"allow_sign_up": "false", "allow_org_create": "false", "auto_assign_org_role": "Viewer"},
+        "auth.anonymous": {"enabled": "false"},
+        "snapshots": {"external_enabled": "false"},
+        "analytics": {"reporting_enabled": "false", "check_for_updates": "false", "check_for_plugin_updates": "false"},
+        "log": {"mode": "console"},
+    }
+
+
+def render_ini(sections: dict[str, dict[str, str]]) -> str:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep key case
+    parser.read_dict(sections)
+    out = io.StringIO()
+    parser.write(out)
+    return out.getvalue()

@@ -1,0 +1,172 @@
+"""prometheus.yml and the Prometheus command line, built from settings.
+
+Pure: no `pulumi` import. Kubernetes targets are discovered through
+EndpointSlices so every replica of a Shannon service is scraped (a Service DNS
+name would reach one random pod per scrape); Docker targets are static
+container names on the configured network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from components import defaults
+from components.settings import StackSettings
+from components.topology import Topology
+
+CONFIG_DIR = "/etc/prometheus"
+DATA_DIR = "/prometheus"
+RULES_GLOB = "rules/*.yml"
+
+
+@dataclass(frozen=True)
+class ScrapeJob:
+    """One scrape job, independent of how its targets are discovered."""
+
+    job: str
+    component: str
+    port: int
+    namespace: str  # Kubernetes namespace the targets live in
+    service: str  # Kubernetes Service whose endpoints are the targets
+    hosts: tuple[str, ...]  # Docker container names
+    path: str = "/metrics"
+    addresses: tuple[str, ...] | None = None  # static override, wins over discovery
+    probe_targets: tuple[str, ...] = field(default=())  # blackbox: URLs probed through this exporter
+
+
+def scrape_jobs(settings: StackSettings) -> list[ScrapeJob]:
+    """Every job the stack scrapes: Shannon's services, then the stack's own components."""
+    topo = Topology(settings)
+    shannon_ns, own_ns = settings.shannon.namespace, settings.kubernetes.namespace
+    jobs = [
+        ScrapeJob(job=t.job, component=t.component or t.job, port=t.port, path=t.path, namespace=shannon_ns,
+                  service=t.service or t.job, hosts=(t.host or t.job,),
+                  addresses=tuple(t.addresses) if t.addresses is not None else None)
+        for t in settings.shannon.targets
+    ]
+
+    def own(job: str, component: str, port_key: str, replicas: int = 1, path: str = "/metrics",
+            **extra: Any) -> ScrapeJob:
+        return ScrapeJob(job=job, component=component, port=defaults.PORTS[port_key], path=path,
+                         namespace=own_ns, service=component,
+                         hosts=tuple(topo.replica_hosts(component, replicas)), **extra)
+
+    overrides = _own_addresses(settings)
+    jobs.append(own("prometheus", "prometheus", "prometheus", settings.prometheus.replicas,
+                    addresses=overrides.get("prometheus")))
+    jobs.append(own("alertmanager", "alertmanager", "alertmanager", settings.alertmanager.replicas,
+                    addresses=overrides.get("alertmanager")))
+    jobs.append(own("grafana", "grafana", "grafana", addresses=overrides.get("grafana")))
+    if settings.tempo.enabled:
+        jobs.append(own("tempo", "tempo", "tempo", addresses=overrides.get("tempo")))
+    exporters = settings.exporters
+    if exporters.node.enabled:
+        jobs.append(own("node-exporter", "node-exporter", "node-exporter", addresses=overrides.get("node-exporter")))
+    if exporters.postgres.enabled:
+        jobs.append(own("postgres", "postgres-exporter", "postgres-exporter", addresses=overrides.get("postgres")))
+    if exporters.redis.enabled:
+        jobs.append(own("redis", "redis-exporter", "redis-exporter", addresses=overrides.get("redis")))
+    if exporters.blackbox.enabled:
+        jobs.append(own("blackbox-exporter", "blackbox-exporter", "blackbox-exporter",
+                        addresses=overrides.get("blackbox-exporter")))
+        if exporters.blackbox.targets:
+            jobs.append(own("blackbox", "blackbox-exporter", "blackbox-exporter", path="/probe",
+                            addresses=overrides.get("blackbox-exporter"),
+                            probe_targets=tuple(exporters.blackbox.targets)))
+    return jobs
+
+
+def _own_addresses(settings: StackSettings) -> dict[str, tuple[str, ...]]:
+    """Static addresses for the stack's own jobs, from `shannon.targets`-style overrides (test stacks)."""
+    return {k: tuple(v) for k, v in settings.self_addresses.items()}
+
+
+def _discovery(job: ScrapeJob, topo: Topology) -> dict[str, Any]:
+    labels = {"service": defaults.SERVICE_LABEL, "component": job.component}
+    if job.addresses is not None or not topo.kubernetes:
+        targets = list(job.addresses) if job.addresses is not None else [f"{h}:{job.port}" for h in job.hosts]
+        return {"static_configs": [{"targets": targets, "labels": labels}]}
+    return {
+        "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": [job.namespace]}}],
+        "relabel_configs": [
+            # Keep only the endpoints of this job's Service on its metrics port.
+            {"source_labels": ["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port"],
+             "regex": f"{job.service};{job.port}", "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+            {"target_label": "service", "replacement": labels["service"]},
+            {"target_label": "component", "replacement": labels["component"]},
+        ],
+    }
+
+
+def _scrape_config(job: ScrapeJob, topo: Topology) -> dict[str, Any]:
+    config: dict[str, Any] = {"job_name": job.job, "metrics_path": job.path}
+    if job.probe_targets:
+        # Blackbox probes: each URL becomes the `target` parameter of a request to the exporter.
+        exporter = list(job.addresses) if job.addresses is not None else [f"{job.hosts[0]}:{job.port}"]
+        if topo.kubernetes and job.addresses is None:
+            exporter = [f"{topo.service_host(job.service)}:{job.port}"]
+        config["params"] = {"module": ["http_2xx"]}
+        config["static_configs"] = [{"targets": list(job.probe_targets),
+                                     "labels": {"service": defaults.SERVICE_LABEL, "component": "blackbox"}}]
+        config["relabel_configs"] = [
+            {"source_labels": ["__address__"], "target_label": "__param_target"},
+            {"source_labels": ["__param_target"], "target_label": "instance"},
+            {"target_label": "__address__", "replacement": exporter[0]},
+        ]
+        return config
+    config.update(_discovery(job, topo))
+    return config
+
+
+def build_prometheus_config(settings: StackSettings) -> dict[str, Any]:
+    """The complete prometheus.yml structure for a stack."""
+    topo = Topology(settings)
+    prom = settings.prometheus
+    external_labels = {"monitor": defaults.MONITOR_LABEL, "environment": settings.environment_label}
+    if topo.kubernetes:
+        # Distinguishes the HA replicas' series; Prometheus 3 expands ${POD_NAME} from the pod's env.
+        external_labels["replica"] = "${POD_NAME}"
+    return {
+        "global": {
+            "scrape_interval": prom.scrape_interval,
+            "scrape_timeout": prom.scrape_timeout,
+            "evaluation_interval": prom.evaluation_interval,
+            "external_labels": external_labels,
+        },
+        "alerting": {
+            # Both HA replicas send the same alert; without `replica` they are identical and
+            # Alertmanager deduplicates them.
+            "alert_relabel_configs": [{"action": "labeldrop", "regex": "replica"}],
+            "alertmanagers": [{
+                "api_version": "v2",
+                "static_configs": [{"targets": topo.alertmanager_targets()}],
+            }],
+        },
+        "rule_files": [RULES_GLOB],
+        "scrape_configs": [_scrape_config(job, topo) for job in scrape_jobs(settings)],
+    }
+
+
+def remote_write_enabled(settings: StackSettings) -> bool:
+    """Tempo's metrics-generator, Prometheus's remote-write receiver and exemplar storage go together."""
+    return settings.tempo.enabled and settings.tempo.metrics_generator
+
+
+def prometheus_args(settings: StackSettings) -> list[str]:
+    prom = settings.prometheus
+    args = [
+        f"--config.file={CONFIG_DIR}/prometheus.yml",
+        f"--storage.tsdb.path={DATA_DIR}",
+        f"--storage.tsdb.retention.time={prom.retention}",
+        f"--storage.tsdb.retention.size={prom.effective_retention_size}",
+        f"--web.listen-address=:{defaults.PORTS['prometheus']}",
+        # Config changes are applied by a rolling restart (checksum annotation) and can be
+        # hot-reloaded with POST /-/reload.
+        "--web.enable-lifecycle",
+    ]
+    if remote_write_enabled(settings):
+        args += ["--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage"]
+    return args

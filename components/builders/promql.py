@@ -1,0 +1,78 @@
+"""PromQL helpers: Grafana variable substitution, parsing and selector extraction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import promql_parser
+
+# Grafana's built-in and dashboard variables, replaced by values that keep the query
+# valid PromQL. Order matters: longer names first.
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "1m",
+    "${__rate_interval}": "1m",
+    "$__interval_ms": "60000",
+    "$__interval": "1m",
+    "${__interval}": "1m",
+    "$__range_s": "3600",
+    "$__range": "1h",
+    "${__range}": "1h",
+}
+_DASHBOARD_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::[a-z]+)?\}?")
+
+
+def substitute(expr: str, rate_interval: str = "1m", range_: str = "1h") -> str:
+    """A Grafana query with its variables replaced: intervals by durations, `$var` by `.+`."""
+    values = dict(GRAFANA_VARIABLES)
+    for key in ("$__rate_interval", "${__rate_interval}", "$__interval", "${__interval}"):
+        values[key] = rate_interval
+    for key in ("$__range", "${__range}"):
+        values[key] = range_
+    for name, value in sorted(values.items(), key=lambda kv: -len(kv[0])):
+        expr = expr.replace(name, value)
+    # Remaining dashboard variables ($instance, ${instance}) are label-matcher regexes.
+    return _DASHBOARD_VARIABLE.sub(".+", expr)
+
+
+@dataclass(frozen=True)
+class Selector:
+    metric: str | None
+    matchers: tuple[tuple[str, str, str], ...]  # (label, op, value)
+
+
+def parse(expr: str) -> promql_parser.Expr:
+    return promql_parser.parse(expr)
+
+
+def selectors(expr: str) -> Iterator[Selector]:
+    """Every vector selector in a (variable-free) PromQL expression."""
+    found: list[Selector] = []
+
+    def visit(node: object) -> bool:
+        if type(node).__name__ == "VectorSelector":
+            matchers = []
+            for m in node.matchers.matchers:  # type: ignore[attr-defined]
+                matchers.append((m.name, str(m.op).split(".")[-1], m.value))
+            found.append(Selector(node.name, tuple(matchers)))  # type: ignore[attr-defined]
+        return True
+
+    promql_parser.walk(parse(expr), visit)
+    yield from found
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names an expression selects, from `name{...}` or `{__name__="name"}`."""
+    names = set()
+    for sel in selectors(expr):
+        if sel.metric:
+            names.add(sel.metric)
+        names.update(v for label, op, v in sel.matchers if label == "__name__" and op.lower() in {"equal", "eq", "="})
+    return names
+
+
+def job_matchers(expr: str) -> set[str]:
+    """Values of equality `job="..."` matchers in an expression."""
+    return {v for sel in selectors(expr) for label, op, v in sel.matchers
+            if label == "job" and op.lower() in {"equal", "eq", "="}}

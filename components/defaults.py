@@ -1,0 +1,110 @@
+"""The one defaults table: images, versions, ports, users and sizes.
+
+Every image is pinned to an exact version. Stack files may override any of
+these through settings; environment differences live in `Pulumi.<stack>.yaml`,
+never in `if prod:` branches.
+
+Version choices
+---------------
+* Prometheus 3.13 is the current LTS line (support until July 2027; 3.5 LTS
+  ended 2026-07-31). Configs stay inside what Debian's Prometheus 2.42 (used by
+  the tests) also accepts, so `promtool` 2.42 checks the exact files 3.13 loads.
+* Alertmanager 0.34.1. The config avoids fields 0.25 (Debian, used by `amtool`
+  in tests) rejects, e.g. webhook `url_file`; see `builders/alertmanager.py`.
+* Grafana 12.4 is the last minor of the 12 line, whose provisioning formats and
+  HTTP API the pulumiverse provider and our datasource JSON were checked against.
+* Tempo 2.9.2 is the last 2.x release; Tempo's main branch moved to v3 with
+  breaking configuration changes.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+IMAGES: Final[dict[str, str]] = {
+    "prometheus": "prom/prometheus:v3.13.2",
+    "alertmanager": "prom/alertmanager:v0.34.1",
+    "grafana": "grafana/grafana:12.4.3",
+    "tempo": "grafana/tempo:2.9.2",
+    "node-exporter": "prom/node-exporter:v1.11.1",
+    "postgres-exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.20.1",
+    "redis-exporter": "oliver006/redis_exporter:v1.90.0",
+    "blackbox-exporter": "prom/blackbox-exporter:v0.27.0",
+}
+
+# Container ports each program listens on.
+PORTS: Final[dict[str, int]] = {
+    "prometheus": 9090,
+    "alertmanager": 9093,
+    "alertmanager-cluster": 9094,
+    "grafana": 3000,
+    "tempo": 3200,
+    "tempo-grpc": 9095,
+    "otlp-grpc": 4317,
+    "otlp-http": 4318,
+    "node-exporter": 9100,
+    "postgres-exporter": 9187,
+    "redis-exporter": 9121,
+    "blackbox-exporter": 9115,
+}
+
+# The numeric user each image is built to run as; the pods pin it explicitly.
+RUN_AS: Final[dict[str, tuple[int, int]]] = {
+    "prometheus": (65534, 65534),
+    "alertmanager": (65534, 65534),
+    "grafana": (472, 472),
+    "tempo": (10001, 10001),
+    "node-exporter": (65534, 65534),
+    "postgres-exporter": (65534, 65534),
+    "redis-exporter": (59000, 59000),
+    "blackbox-exporter": (65534, 65534),
+}
+
+# Requests, memory limit and (where the program stores data) volume size.
+# Stack files scale these; they are sized for a small production Shannon fleet.
+RESOURCES: Final[dict[str, dict[str, str]]] = {
+    "prometheus": {"cpu": "500m", "memory": "2Gi", "memoryLimit": "4Gi"},
+    "alertmanager": {"cpu": "50m", "memory": "64Mi", "memoryLimit": "256Mi"},
+    "grafana": {"cpu": "100m", "memory": "256Mi", "memoryLimit": "512Mi"},
+    "tempo": {"cpu": "250m", "memory": "1Gi", "memoryLimit": "2Gi"},
+    "node-exporter": {"cpu": "50m", "memory": "64Mi", "memoryLimit": "128Mi"},
+    "postgres-exporter": {"cpu": "20m", "memory": "32Mi", "memoryLimit": "128Mi"},
+    "redis-exporter": {"cpu": "20m", "memory": "32Mi", "memoryLimit": "128Mi"},
+    "blackbox-exporter": {"cpu": "20m", "memory": "32Mi", "memoryLimit": "128Mi"},
+}
+
+VOLUME_SIZES: Final[dict[str, str]] = {
+    "prometheus": "50Gi",
+    "alertmanager": "1Gi",
+    "grafana": "2Gi",
+    "tempo": "20Gi",
+}
+
+# Prometheus may fill at most this share of its volume: the rest is headroom for
+# the WAL, compaction (which briefly needs a block's size again) and snapshots.
+RETENTION_SIZE_SHARE: Final[float] = 0.85
+
+# Shannon's scrape targets, as the original prometheus.yml defined them. Job
+# names are load-bearing: rules and dashboards select on them.
+SHANNON_TARGETS: Final[list[dict[str, object]]] = [
+    {"job": "orchestrator", "port": 2112},
+    {"job": "agent-core", "port": 2113},
+    {"job": "llm-service", "port": 8000, "path": "/metrics"},
+    {"job": "temporal", "port": 8000},
+]
+
+# Health endpoints of each program (readiness, liveness).
+HEALTH: Final[dict[str, tuple[str, str]]] = {
+    "prometheus": ("/-/ready", "/-/healthy"),
+    "alertmanager": ("/-/ready", "/-/healthy"),
+    "grafana": ("/api/health", "/api/health"),
+    "tempo": ("/ready", "/ready"),
+    "node-exporter": ("/", "/"),
+    "postgres-exporter": ("/", "/"),
+    "redis-exporter": ("/health", "/health"),
+    "blackbox-exporter": ("/-/healthy", "/-/healthy"),
+}
+
+# Labels every scrape target carries, as in the original configuration.
+SERVICE_LABEL: Final[str] = "shannon"
+MONITOR_LABEL: Final[str] = "shannon-monitor"

@@ -1,0 +1,65 @@
+"""Prometheus: scrapes Shannon and the stack, evaluates the rules, alerts every Alertmanager."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+
+from components import defaults
+from components.builders.prometheus import CONFIG_DIR, DATA_DIR, prometheus_args
+from components.platform import Backend, DataVolume, HttpProbe, KubernetesBackend, Port, Workload
+from components.settings import StackSettings
+from components.topology import Topology
+
+
+@dataclass(frozen=True)
+class PrometheusArgs:
+    settings: StackSettings
+    platform: Backend
+    files: Mapping[str, str]  # prometheus.yml and rules/*.yml, relative to the config directory
+
+
+class Prometheus(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    local_url: pulumi.Output[str | None]
+
+    def __init__(self, name: str, args: PrometheusArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("shannon:observability:Prometheus", name, None, opts)
+        s = args.settings
+        child = pulumi.ResourceOptions(parent=self)
+        port = defaults.PORTS["prometheus"]
+        ready, live = defaults.HEALTH["prometheus"]
+
+        service_account = None
+        if isinstance(args.platform, KubernetesBackend):
+            # Least privilege: get/list/watch where targets are discovered, nothing cluster-wide.
+            service_account, _ = args.platform.discovery_rbac(
+                name, "prometheus", [s.shannon.namespace, s.kubernetes.namespace], child)
+
+        workload = Workload(
+            name="prometheus",
+            image=s.image("prometheus"),
+            args=tuple(prometheus_args(s)),
+            ports=(Port("web", port, local_port=s.prometheus.local_port),),
+            resources=s.prometheus.resources,
+            run_as=defaults.RUN_AS["prometheus"],
+            readiness=HttpProbe(ready, port),
+            liveness=HttpProbe(live, port),
+            replicas=s.prometheus.replicas,
+            kind="stateful",
+            config_dir=CONFIG_DIR,
+            config_files=dict(args.files),
+            data=DataVolume(DATA_DIR, s.prometheus.volume_size),
+            pod_name_env="POD_NAME",
+            needs_api_token=isinstance(args.platform, KubernetesBackend),
+            join_shannon_network=True,
+        )
+        self.deployed = args.platform.deploy(name, workload, child, service_account=service_account)
+
+        topo = Topology(s)
+        self.url = pulumi.Output.from_input(topo.prometheus_url())
+        self.local_url = pulumi.Output.from_input(
+            None if topo.kubernetes else f"http://127.0.0.1:{s.prometheus.local_port}")
+        self.register_outputs({"url": self.url, "local_url": self.local_url})

@@ -1,0 +1,86 @@
+"""Render a stack's configuration files without Pulumi: `python -m components.render --stack prod --out build/prod`.
+
+Reads `Pulumi.<stack>.yaml` through the same settings model and builders as the
+Pulumi program, so the files are byte-identical to what `pulumi up` deploys,
+except that credentials are visibly fake placeholders. Needs no Pulumi CLI,
+engine or credentials. Invalid input exits with status 2 and writes nothing.
+
+Layout of <out>:
+  prometheus/prometheus.yml, prometheus/rules/*.yml
+  alertmanager/alertmanager.yml
+  grafana/datasources.yml, grafana/dashboards/*.json, grafana/grafana.ini,
+  grafana/dashboard-provider.yml
+  tempo/tempo.yaml (when Tempo is enabled)
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from components.builders.artifacts import build_artifacts, placeholder_secrets, render_alertmanager_yaml
+from components.builders.dashboards import DashboardError
+from components.builders.rules import RuleFileError
+from components.settings import SettingsError, StackSettings, required_secrets
+from components.stackfile import REPO, StackFileError, load_stack
+
+
+def render_files(settings: StackSettings, secrets_present: set[str]) -> dict[str, str]:
+    """Relative path -> file text for a whole stack, with placeholder secrets."""
+    artifacts = build_artifacts(settings)
+    files = {f"prometheus/{path}": text for path, text in artifacts.prometheus.items()}
+    files["alertmanager/alertmanager.yml"] = render_alertmanager_yaml(
+        settings, placeholder_secrets(settings, secrets_present))
+    files["grafana/datasources.yml"] = artifacts.grafana_datasources
+    files["grafana/grafana.ini"] = artifacts.grafana_ini
+    files["grafana/dashboard-provider.yml"] = artifacts.grafana_dashboard_provider
+    files.update({f"grafana/dashboards/{name}": text for name, text in artifacts.grafana_dashboards.items()})
+    files.update({f"tempo/{path}": text for path, text in artifacts.tempo.items()})
+    return files
+
+
+def write_files(files: dict[str, str], out: Path) -> None:
+    """Write all files, replacing the component directories in `out` only once everything is written."""
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".render-", dir=out))
+    try:
+        for rel, text in files.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        for top in sorted({rel.split("/")[0] for rel in files}):
+            destination = out / top
+            if destination.exists():
+                shutil.rmtree(destination)
+            (staging / top).rename(destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components.render", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--stack-file", type=Path, help="read this stack file instead of Pulumi.<stack>.yaml")
+    args = parser.parse_args(argv)
+    try:
+        settings, secrets = load_stack(args.stack, REPO, args.stack_file)
+        files = render_files(settings, secrets)
+    except (StackFileError, SettingsError, RuleFileError, DashboardError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        print("nothing was written", file=sys.stderr)
+        return 2
+    missing = [k for k in required_secrets(settings) if k not in secrets]
+    if missing:
+        print(f"note: Pulumi.{args.stack}.yaml does not set the secrets {', '.join(missing)} yet; "
+              "the render uses placeholders, `pulumi up` will refuse until they are set", file=sys.stderr)
+    write_files(files, args.out)
+    print(f"rendered {len(files)} files for stack '{args.stack}' into {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

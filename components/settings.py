@@ -1,0 +1,665 @@
+"""Typed stack settings: everything a `Pulumi.<stack>.yaml` can set.
+
+`__main__.py` (through `pulumi.Config`) and the render command (reading the
+stack file directly) both call `load_settings`, so a stack file means exactly
+the same thing to a deployment and to a render. Components receive the parsed
+model and never read configuration themselves.
+
+Secrets are not part of the model: they are top-level config keys listed in
+`SECRETS`, read with `Config.get_secret` and passed on as Pulumi secrets. The
+model only decides which of them a stack requires (`required_secrets`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from components import defaults
+from components.units import (
+    check_cpu,
+    go_duration_seconds,
+    prom_duration_seconds,
+    prom_size_bytes,
+    prom_size_from_bytes,
+    quantity_bytes,
+)
+
+PROJECT = "shannon-observability"
+
+
+class FieldProblem(ValueError):
+    """A cross-field check that names the exact key at fault (relative to its model)."""
+
+    def __init__(self, field: str, message: str, example: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.example = example
+
+
+def _prom_duration(value: str) -> str:
+    prom_duration_seconds(value)
+    return value
+
+
+def _go_duration(value: str) -> str:
+    go_duration_seconds(value)
+    return value
+
+
+def _quantity(value: str) -> str:
+    quantity_bytes(value)
+    return value
+
+
+def _prom_size(value: str) -> str:
+    prom_size_bytes(value)
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_prom_duration)]
+GoDuration = Annotated[str, AfterValidator(_go_duration)]
+Quantity = Annotated[str, AfterValidator(_quantity)]
+Cpu = Annotated[str, AfterValidator(check_cpu)]
+PromSize = Annotated[str, AfterValidator(_prom_size)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_JOB_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(f"{value!r} is not a DNS label (lowercase letters, digits and '-', at most 63 characters)")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+
+
+class Model(BaseModel):
+    """Base for every settings model: camelCase keys as Pulumi config uses, no unknown keys."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+
+class Resources(Model):
+    """CPU and memory requests plus a memory limit."""
+
+    cpu: Cpu = Field(description="CPU request.", examples=["250m"])
+    memory: Quantity = Field(description="Memory request.", examples=["512Mi"])
+    memory_limit: Quantity = Field(description="Memory limit; the container is OOM-killed above it.", examples=["1Gi"])
+
+    @model_validator(mode="after")
+    def _limit_covers_request(self) -> Resources:
+        if quantity_bytes(self.memory_limit) < quantity_bytes(self.memory):
+            raise FieldProblem("memoryLimit", f"memory limit {self.memory_limit} is below the request {self.memory}",
+                               example=self.memory)
+        return self
+
+
+def default_resources(component: str) -> Resources:
+    return Resources.model_validate(defaults.RESOURCES[component])
+
+
+def _resources(component: str) -> Any:
+    return Field(default_factory=lambda: default_resources(component),
+                 description=f"Requests and memory limit for {component}.")
+
+
+class PrometheusSettings(Model):
+    replicas: int = Field(1, ge=1, le=10, description="Prometheus replicas; 2 makes an HA pair deduplicated by Alertmanager.")
+    scrape_interval: Duration = Field("15s", description="How often every target is scraped.", examples=["15s"])
+    scrape_timeout: Duration = Field("10s", description="Per-scrape timeout; must not exceed the scrape interval.", examples=["10s"])
+    evaluation_interval: Duration = Field("15s", description="How often rules are evaluated.", examples=["15s"])
+    retention: Duration = Field("15d", description="Time-based retention (--storage.tsdb.retention.time).", examples=["15d"])
+    volume_size: Quantity = Field(defaults.VOLUME_SIZES["prometheus"], description="Persistent volume size for the TSDB.", examples=["50Gi"])
+    retention_size: PromSize | None = Field(
+        None, description="Size-based retention; at most 85% of volumeSize. Unset: derived as 85% of volumeSize.",
+        examples=["42GB"])
+    resources: Resources = _resources("prometheus")
+    local_port: Port = Field(9090, description="Docker only: port published on 127.0.0.1.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PrometheusSettings:
+        if prom_duration_seconds(self.scrape_timeout) > prom_duration_seconds(self.scrape_interval):
+            raise FieldProblem("scrapeTimeout", f"scrape timeout {self.scrape_timeout} exceeds the scrape interval "
+                               f"{self.scrape_interval}", example=self.scrape_interval)
+        if self.retention_size is not None:
+            limit = quantity_bytes(self.volume_size) * defaults.RETENTION_SIZE_SHARE
+            if prom_size_bytes(self.retention_size) > limit:
+                raise FieldProblem(
+                    "retentionSize",
+                    f"retention size {self.retention_size} is larger than 85% of the volume "
+                    f"({self.volume_size} allows at most {prom_size_from_bytes(int(limit))}); "
+                    "Prometheus would fill the disk before deleting old blocks",
+                    example=prom_size_from_bytes(int(limit)))
+        return self
+
+    @property
+    def effective_retention_size(self) -> str:
+        """The configured retention size, or 85% of the volume rounded down."""
+        if self.retention_size is not None:
+            return self.retention_size
+        return prom_size_from_bytes(int(quantity_bytes(self.volume_size) * defaults.RETENTION_SIZE_SHARE))
+
+
+class Receiver(Model):
+    """One Alertmanager receiver integration."""
+
+    type: Literal["pagerduty", "slack", "webhook", "null"] = Field(
+        description="pagerduty (routing key from secret pagerdutyRoutingKey), slack (webhook URL from secret "
+                    "slackApiUrl), webhook (url below, or secret deadmanUrl for the deadman receiver), or null.")
+    url: str | None = Field(None, description="webhook: the URL to POST to. pagerduty: an Events API URL override.")
+    channel: str | None = Field(None, description="slack: channel to post into, e.g. #shannon-alerts.")
+
+    @model_validator(mode="after")
+    def _fields_fit_type(self) -> Receiver:
+        if self.url is not None and not re.match(r"^https?://[^\s]+$", self.url):
+            raise FieldProblem("url", f"{self.url!r} is not an http(s) URL", example="http://127.0.0.1:9099/")
+        if self.channel is not None and self.type != "slack":
+            raise FieldProblem("channel", "channel only applies to slack receivers")
+        return self
+
+
+class Receivers(Model):
+    pager: Receiver = Field(default_factory=lambda: Receiver(type="pagerduty"),
+                            description="Receives severity=critical alerts.")
+    chat: Receiver = Field(default_factory=lambda: Receiver(type="slack", channel="#shannon-alerts"),
+                           description="Receives severity=warning alerts.")
+    deadman: Receiver = Field(default_factory=lambda: Receiver(type="webhook"),
+                              description="Receives the always-firing Watchdog; null receiver if no URL is set.")
+
+    @model_validator(mode="after")
+    def _roles_fit(self) -> Receivers:
+        for role in ("pager", "chat"):
+            receiver: Receiver = getattr(self, role)
+            if receiver.type == "webhook" and receiver.url is None:
+                raise FieldProblem(f"{role}.url", f"the {role} webhook receiver needs a url",
+                                   example="http://127.0.0.1:9099/" + role)
+            if receiver.type == "null":
+                raise FieldProblem(f"{role}.type", f"the {role} receiver cannot be null: its alerts would be dropped",
+                                   example="webhook")
+        return self
+
+
+class RouteTiming(Model):
+    group_wait: Duration = Field("30s", description="Wait before the first notification of a new group.")
+    group_interval: Duration = Field("5m", description="Wait before notifying about new alerts in a group.")
+    repeat_interval: Duration = Field("4h", description="Re-send a still-firing group after this long.")
+    deadman_repeat_interval: Duration = Field("1m", description="Heartbeat period of the Watchdog to the deadman receiver.")
+
+
+class AlertmanagerSettings(Model):
+    replicas: int = Field(1, ge=1, le=7, description="Alertmanager replicas; more than 1 forms a gossip cluster on port 9094.")
+    volume_size: Quantity = Field(defaults.VOLUME_SIZES["alertmanager"], description="Volume for silences and the notification log.")
+    resources: Resources = _resources("alertmanager")
+    local_port: Port = Field(9093, description="Docker only: port published on 127.0.0.1.")
+    route: RouteTiming = Field(default_factory=RouteTiming, description="Notification timing of the route tree.")
+    receivers: Receivers = Field(default_factory=Receivers, description="The pager, chat and deadman receivers.")
+    secrets_dir: str = Field("/etc/alertmanager/secrets",
+                             description="Where the receivers' credential files are mounted.")
+
+
+class GrafanaIngress(Model):
+    host: str = Field(description="Public host name of Grafana, e.g. grafana.example.com.")
+    class_name: str | None = Field(None, description="IngressClass to use.")
+    tls_secret: str | None = Field(None, description="Existing TLS Secret for the host.")
+    controller_namespace: DnsLabel = Field("ingress-nginx", description="Namespace of the ingress controller (NetworkPolicy).")
+    controller_labels: dict[str, str] = Field(
+        default_factory=lambda: {"app.kubernetes.io/name": "ingress-nginx"},
+        description="Pod labels of the ingress controller (NetworkPolicy).")
+
+
+class GrafanaSettings(Model):
+    content: Literal["api", "files"] = Field(
+        "api", description="api: datasources, folder and dashboards through the Grafana API (pulumiverse grafana "
+                           "provider); files: through provisioning files, for clusters whose Grafana API is not "
+                           "reachable at deploy time.")
+    url: str | None = Field(None, description="URL the Grafana provider uses (Kubernetes with content=api), "
+                                              "e.g. https://grafana.example.com. Docker uses http://127.0.0.1:<localPort>.")
+    root_url: str | None = Field(None, description="Grafana's public root URL (server.root_url).")
+    admin_user: str = Field("admin", description="Grafana admin user name.")
+    local_port: Port = Field(3000, description="Docker only: port published on 127.0.0.1.")
+    volume_size: Quantity = Field(defaults.VOLUME_SIZES["grafana"], description="Volume for Grafana's SQLite database.")
+    resources: Resources = _resources("grafana")
+    cookie_secure: bool = Field(False, description="Send cookies over HTTPS only (enable behind TLS).")
+    cookie_samesite: Literal["lax", "strict", "none"] = Field("lax", description="SameSite attribute of Grafana's cookies.")
+    ingress: GrafanaIngress | None = Field(None, description="Expose Grafana through an Ingress (Kubernetes).")
+
+    @model_validator(mode="after")
+    def _url_shape(self) -> GrafanaSettings:
+        for field, value in (("url", self.url), ("rootUrl", self.root_url)):
+            if value is not None and not re.match(r"^https?://[^\s/]+", value):
+                raise FieldProblem(field, f"{value!r} is not an http(s) URL", example="https://grafana.example.com")
+        return self
+
+
+class S3Settings(Model):
+    bucket: str = Field(description="Bucket for trace blocks.")
+    endpoint: str = Field(description="S3 endpoint host[:port], e.g. s3.eu-west-1.amazonaws.com or minio:9000.")
+    region: str | None = Field(None, description="Bucket region.")
+    insecure: bool = Field(False, description="Use plain HTTP (in-cluster MinIO only).")
+    force_path_style: bool = Field(False, description="Path-style bucket addressing (MinIO).")
+
+
+class TempoSettings(Model):
+    enabled: bool = Field(True, description="Deploy Tempo and the OTLP endpoint.")
+    retention: GoDuration = Field("336h", description="Trace block retention (Go duration, e.g. 336h for 14 days).")
+    volume_size: Quantity = Field(defaults.VOLUME_SIZES["tempo"], description="Volume for the WAL, local blocks and generator WAL.")
+    resources: Resources = _resources("tempo")
+    metrics_generator: bool = Field(
+        True, description="Service graphs and span metrics remote-written to Prometheus; turns on Prometheus's "
+                          "remote-write receiver and exemplar storage with it.")
+    storage: Literal["local", "s3"] = Field("local", description="Where trace blocks live.")
+    s3: S3Settings | None = Field(None, description="Object storage; credentials from secrets s3AccessKey/s3SecretKey.")
+    local_port: Port = Field(3200, description="Docker only: Tempo's HTTP API port published on 127.0.0.1.")
+    otlp_grpc_local_port: Port = Field(4317, description="Docker only: OTLP gRPC port published on 127.0.0.1.")
+    otlp_http_local_port: Port = Field(4318, description="Docker only: OTLP HTTP port published on 127.0.0.1.")
+
+    @model_validator(mode="after")
+    def _s3_when_needed(self) -> TempoSettings:
+        if self.storage == "s3" and self.s3 is None:
+            raise FieldProblem("s3", "storage is s3 but no s3 bucket/endpoint is set",
+                               example='{"bucket": "shannon-traces", "endpoint": "s3.amazonaws.com"}')
+        return self
+
+
+class Exporter(Model):
+    enabled: bool = Field(False, description="Deploy this exporter.")
+    resources: Resources | None = Field(None, description="Override the default requests and limit.")
+
+
+class NodeExporter(Exporter):
+    enabled: bool = Field(True, description="Deploy node-exporter (DaemonSet on Kubernetes, one container on Docker).")
+
+
+class BlackboxExporter(Exporter):
+    targets: list[str] = Field(default_factory=list,
+                               description="HTTP health URLs of Shannon services to probe, e.g. http://orchestrator:8081/health.")
+
+    @field_validator("targets")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        for i, url in enumerate(value):
+            if not re.match(r"^https?://[^\s]+$", url):
+                raise FieldProblem(f"[{i}]", f"{url!r} is not an http(s) URL", example="http://orchestrator:8081/health")
+        return value
+
+
+class ExportersSettings(Model):
+    node: NodeExporter = Field(default_factory=NodeExporter, description="Host metrics.")
+    postgres: Exporter = Field(default_factory=Exporter, description="Postgres metrics; DSN from secret postgresDsn.")
+    redis: Exporter = Field(default_factory=Exporter, description="Redis metrics; address from secret redisAddr.")
+    blackbox: BlackboxExporter = Field(default_factory=BlackboxExporter, description="HTTP probes of Shannon health endpoints.")
+
+
+class ScrapeTarget(Model):
+    """One Shannon service Prometheus scrapes."""
+
+    job: str = Field(description="Job name; rules and dashboards select on it.")
+    port: Port = Field(description="Metrics port.")
+    path: str = Field("/metrics", description="Metrics path.")
+    component: str | None = Field(None, description="component label; defaults to the job name.")
+    service: DnsLabel | None = Field(None, description="Kubernetes Service whose endpoints are scraped; defaults to the job name.")
+    host: str | None = Field(None, description="Docker container name; defaults to the job name.")
+    addresses: list[str] | None = Field(None, description="Static host:port list, overriding discovery.")
+
+    @field_validator("job")
+    @classmethod
+    def _job_name(cls, value: str) -> str:
+        if not _JOB_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid job name (letters, digits, '_' and '-')")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"{value!r} must start with '/'")
+        return value
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, value: list[str] | None) -> list[str] | None:
+        for i, address in enumerate(value or []):
+            if not re.match(r"^[A-Za-z0-9_.\-\[\]:]+:\d+$", address):
+                raise FieldProblem(f"[{i}]", f"{address!r} is not host:port", example="127.0.0.1:2112")
+        return value
+
+
+# Jobs the stack defines for its own components; Shannon targets must not reuse them.
+RESERVED_JOBS = frozenset({"prometheus", "alertmanager", "grafana", "tempo", "node-exporter",
+                           "postgres", "redis", "blackbox"})
+
+
+class ShannonSettings(Model):
+    namespace: DnsLabel = Field("shannon", description="Kubernetes namespace Shannon runs in (service discovery, OTLP NetworkPolicy).")
+    targets: list[ScrapeTarget] = Field(
+        default_factory=lambda: [ScrapeTarget.model_validate(t) for t in defaults.SHANNON_TARGETS],
+        description="Shannon services to scrape.")
+
+    @field_validator("targets")
+    @classmethod
+    def _unique_jobs(cls, targets: list[ScrapeTarget]) -> list[ScrapeTarget]:
+        seen: dict[str, int] = {}
+        for i, target in enumerate(targets):
+            if target.job in RESERVED_JOBS:
+                raise FieldProblem(f"[{i}].job", f"job {target.job!r} is reserved for the stack's own components",
+                                   example=f"{target.job}-app")
+            if target.job in seen:
+                raise FieldProblem(f"[{i}].job",
+                                   f"duplicate job name {target.job!r} (also targets[{seen[target.job]}].job); "
+                                   "every job name must be unique", example=f"{target.job}-2")
+            seen[target.job] = i
+        return targets
+
+
+class KubernetesSettings(Model):
+    namespace: DnsLabel = Field("monitoring", description="Namespace the stack is deployed into.")
+    cluster_domain: str = Field("cluster.local", description="Cluster DNS domain, for per-pod addresses.")
+    storage_class: str | None = Field(None, description="StorageClass of the persistent volumes; cluster default if unset.")
+    context: str | None = Field(None, description="kubeconfig context; the current context if unset.")
+
+
+class DockerSettings(Model):
+    host: str | None = Field(None, description="Docker daemon address; DOCKER_HOST or the local socket if unset.")
+    network: str = Field("shannon-observability", description="Network the stack creates for its containers.")
+    shannon_network: str | None = Field(
+        None, description="Existing network of Shannon's compose project (see `docker network ls`), joined by "
+                          "Prometheus and Tempo so they reach Shannon's containers by name.")
+    name_prefix: str = Field("shannon-", description="Prefix of container and volume names.")
+
+
+class RulesSettings(Model):
+    for_scale: float = Field(1.0, gt=0, le=1, description="Multiply every alert's `for:` by this (test stacks only).")
+    max_for: Duration | None = Field(None, description="Cap every alert's `for:` (test stacks only).")
+    range_overrides: dict[Duration, Duration] = Field(
+        default_factory=dict, description="Replace PromQL range windows, e.g. {5m: 20s} (test stacks only).")
+    runbook_base_url: str | None = Field(
+        None, description="Base URL of docs/runbooks.md for runbook_url annotations, if the repository moved.")
+
+
+class StackSettings(Model):
+    """Everything a stack can set. The stack name is not config; `load_settings` adds it."""
+
+    stack: str = Field(description="The Pulumi stack name (not a config key).", exclude=True)
+    platform: Literal["docker", "kubernetes"] = Field(description="docker (dev, pulumi-docker) or kubernetes (prod, pulumi-kubernetes).")
+    environment: str | None = Field(None, description="environment external label; defaults to the stack name.")
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings, description="Kubernetes platform settings.")
+    docker: DockerSettings = Field(default_factory=DockerSettings, description="Docker platform settings.")
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings, description="Prometheus.")
+    alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings, description="Alertmanager.")
+    grafana: GrafanaSettings = Field(default_factory=GrafanaSettings, description="Grafana.")
+    tempo: TempoSettings = Field(default_factory=TempoSettings, description="Tempo.")
+    exporters: ExportersSettings = Field(default_factory=ExportersSettings, description="Exporters.")
+    shannon: ShannonSettings = Field(default_factory=ShannonSettings, description="The Shannon services to watch.")
+    rules: RulesSettings = Field(default_factory=RulesSettings, description="Rule rendering (test stacks).")
+    images: dict[str, str] = Field(default_factory=dict, description="Image overrides by component; exact tags only.")
+    self_addresses: dict[str, list[str]] = Field(
+        default_factory=dict, alias="addresses",
+        description="Static host:port overrides for the stack's own jobs (prometheus, alertmanager, grafana, tempo, "
+                    "node-exporter, postgres, redis, blackbox-exporter); for test stacks that run the binaries directly.")
+
+    @field_validator("self_addresses")
+    @classmethod
+    def _known_addresses(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        known = ("prometheus", "alertmanager", "grafana", "tempo", "node-exporter", "postgres", "redis",
+                 "blackbox-exporter")
+        for job, addresses in value.items():
+            if job not in known:
+                raise FieldProblem(job, f"unknown job {job!r}; known: {', '.join(known)}")
+            for i, address in enumerate(addresses):
+                if not re.match(r"^[A-Za-z0-9_.\-\[\]:]+:\d+$", address):
+                    raise FieldProblem(f"{job}[{i}]", f"{address!r} is not host:port", example="127.0.0.1:9090")
+        return value
+
+    @field_validator("images")
+    @classmethod
+    def _pinned(cls, images: dict[str, str]) -> dict[str, str]:
+        for component, image in images.items():
+            if component not in defaults.IMAGES:
+                raise FieldProblem(component, f"unknown component {component!r}; known: {', '.join(defaults.IMAGES)}")
+            if not _is_pinned(image):
+                raise FieldProblem(component, f"image {image!r} is not pinned to an exact version",
+                                   example=defaults.IMAGES[component])
+        return images
+
+    @property
+    def environment_label(self) -> str:
+        return self.environment or self.stack
+
+    def image(self, component: str) -> str:
+        return self.images.get(component, defaults.IMAGES[component])
+
+
+def _is_pinned(image: str) -> bool:
+    """An image reference with a digest, or a tag that names a version (not latest, not empty)."""
+    if "@sha256:" in image:
+        return True
+    name, _, tag = image.rpartition(":")
+    return bool(name) and "/" not in tag and bool(re.match(r"^v?\d+(\.\d+)*([-.+][\w.]+)?$", tag))
+
+
+# --- secrets -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    key: str
+    description: str
+    example: str
+
+
+SECRETS: dict[str, SecretSpec] = {s.key: s for s in [
+    SecretSpec("grafanaAdminPassword", "Grafana admin password (optional: generated with RandomPassword if unset)",
+               "'<a long random password>'"),
+    SecretSpec("pagerdutyRoutingKey", "PagerDuty Events v2 integration (routing) key of the pager receiver",
+               "'<32-character routing key>'"),
+    SecretSpec("slackApiUrl", "Slack incoming-webhook URL of the chat receiver",
+               "https://hooks.slack.com/services/T000/B000/XXXX"),
+    SecretSpec("deadmanUrl", "Heartbeat URL the Watchdog is sent to (optional: null receiver if unset)",
+               "'https://hc-ping.com/<uuid>'"),
+    SecretSpec("postgresDsn", "Postgres DSN for postgres-exporter",
+               "'postgresql://exporter:<password>@postgres:5432/shannon?sslmode=disable'"),
+    SecretSpec("redisAddr", "Redis address for redis-exporter, with password if any",
+               "'redis://:<password>@redis:6379'"),
+    SecretSpec("s3AccessKey", "Access key of Tempo's object storage", "'<access key id>'"),
+    SecretSpec("s3SecretKey", "Secret key of Tempo's object storage", "'<secret access key>'"),
+]}
+
+
+def required_secrets(settings: StackSettings) -> list[str]:
+    """Secret keys this stack cannot deploy without."""
+    receivers = settings.alertmanager.receivers
+    needed = []
+    if receivers.pager.type == "pagerduty":
+        needed.append("pagerdutyRoutingKey")
+    if "slack" in (receivers.pager.type, receivers.chat.type):
+        needed.append("slackApiUrl")
+    if settings.exporters.postgres.enabled:
+        needed.append("postgresDsn")
+    if settings.exporters.redis.enabled:
+        needed.append("redisAddr")
+    if settings.tempo.enabled and settings.tempo.storage == "s3":
+        needed += ["s3AccessKey", "s3SecretKey"]
+    return needed
+
+
+def used_secrets(settings: StackSettings, present: set[str]) -> list[str]:
+    """Secret keys the deployment reads: the required ones plus optional ones that are set."""
+    optional = []
+    if "grafanaAdminPassword" in present:
+        optional.append("grafanaAdminPassword")
+    if settings.alertmanager.receivers.deadman.type == "webhook" and settings.alertmanager.receivers.deadman.url is None \
+            and "deadmanUrl" in present:
+        optional.append("deadmanUrl")
+    return required_secrets(settings) + optional
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str  # dotted config path, e.g. prometheus.retention or shannon.targets[2].job
+    message: str
+    fix: str
+
+
+class SettingsError(Exception):
+    """Every problem with a stack's settings, each naming its key and the command that fixes it."""
+
+    def __init__(self, stack: str, problems: list[Problem], missing_secrets: list[Problem] | None = None) -> None:
+        self.stack = stack
+        self.problems = problems
+        self.missing_secrets = missing_secrets or []
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines: list[str] = []
+        if self.problems:
+            lines.append(f"Invalid settings in stack '{self.stack}' (Pulumi.{self.stack}.yaml), "
+                         f"{len(self.problems)} problem(s):")
+            for p in self.problems:
+                lines += [f"  - {p.key}: {p.message}", f"      fix: {p.fix}"]
+        if self.missing_secrets:
+            lines.append(f"Missing required secrets in stack '{self.stack}', {len(self.missing_secrets)}:")
+            for p in self.missing_secrets:
+                lines += [f"  - {p.key}: {p.message}", f"      fix: {p.fix}"]
+        return "\n".join(lines)
+
+
+def _set_command(stack: str, key: str, example: str) -> str:
+    if re.match(r"^[A-Za-z0-9]+$", key):
+        return f"pulumi config set {key} {example} --stack {stack}"
+    return f"pulumi config set --path '{key}' {example} --stack {stack}"
+
+
+def _rm_command(stack: str, key: str) -> str:
+    if re.match(r"^[A-Za-z0-9]+$", key):
+        return f"pulumi config rm {key} --stack {stack}"
+    return f"pulumi config rm --path '{key}' --stack {stack}"
+
+
+def _join_path(parts: list[str | int]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def _example(parts: list[str | int]) -> str | None:
+    """An example value for the field at `parts`, from its declared examples or default."""
+    model: Any = StackSettings
+    field = None
+    for part in parts:
+        if isinstance(part, int):
+            continue
+        fields = {(f.alias or name): f for name, f in model.model_fields.items()}
+        field = fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        inner = [a for a in getattr(annotation, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        elif inner:
+            model = inner[0]
+    if field is None:
+        return None
+    if field.examples:
+        return str(field.examples[0])
+    if field.default is not None and not callable(field.default) and str(field.default) != "PydanticUndefined":
+        value = field.default
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return None
+
+
+def _problems_from(error: ValidationError, stack: str) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc: list[str | int] = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        # Pydantic names union/literal branches in the location; keep only real keys.
+        loc = [p for p in loc if not (isinstance(p, str) and (p.startswith("literal[") or p in {"str", "int", "list[str]"}))]
+        message = item["msg"].removeprefix("Value error, ")
+        example = None
+        ctx_error = (item.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, FieldProblem):
+            loc = loc + _split_path(ctx_error.field)
+            message, example = ctx_error.message, ctx_error.example
+        if item["type"] == "extra_forbidden":
+            key = _join_path(loc)
+            problems.append(Problem(key, "unknown key (a typo?); see the settings reference in README.md",
+                                    _rm_command(stack, key)))
+            continue
+        if item["type"] == "missing":
+            message = "required key is not set"
+        key = _join_path(loc)
+        if item["type"] == "literal_error" and "expected" in (item.get("ctx") or {}):
+            options = [o.strip().strip("'") for o in re.split(r",| or ", str(item["ctx"]["expected"])) if o.strip()]
+            close = difflib.get_close_matches(str(item["input"]), options, n=1, cutoff=0)
+            example = close[0] if close else options[0]
+        elif "ctx" in item and any(k in item["ctx"] for k in ("ge", "gt", "le", "lt")):
+            message = f"{message} (got {item['input']!r})"
+        example = example or _example(loc) or "<value>"
+        if item["type"] == "literal_error" and message.startswith("Input should be"):
+            message = f"{item['input']!r} is not allowed; {message[0].lower()}{message[1:]}"
+        problems.append(Problem(key, message, _set_command(stack, key, _quote(example))))
+    return problems
+
+
+def _quote(value: str) -> str:
+    return f"'{value}'" if re.search(r"[\s#{}\[\]\"$*]", value) else value
+
+
+def _split_path(path: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for token in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        parts.append(int(token[1:-1]) if token.startswith("[") else token)
+    return parts
+
+
+def load_settings(stack: str, values: Mapping[str, Any], *, secrets_present: set[str] | None = None,
+                  require_secrets: bool = True) -> StackSettings:
+    """Parse a stack's config (top-level key -> value, without the project prefix).
+
+    Raises SettingsError listing every invalid key and, when `require_secrets`,
+    every required secret missing from `secrets_present`, each with its fix.
+    """
+    plain = {k: v for k, v in values.items() if k not in SECRETS}
+    try:
+        settings = StackSettings.model_validate({**plain, "stack": stack})
+    except ValidationError as error:
+        raise SettingsError(stack, _problems_from(error, stack)) from None
+    if require_secrets:
+        present = secrets_present or set()
+        missing = [SECRETS[k] for k in required_secrets(settings) if k not in present]
+        if missing:
+            raise SettingsError(stack, [], [
+                Problem(s.key, s.description, f"pulumi config set --secret {s.key} {s.example} --stack {stack}")
+                for s in missing])
+    return settings

@@ -1,0 +1,119 @@
+"""ObservabilityStack: composes every component of the stack on one platform.
+
+`ObservabilityStackArgs.prepare` validates and builds every configuration file
+before any resource exists, so bad input (a broken rule file, a malformed
+dashboard) stops the program before anything is created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+import pulumiverse_grafana as grafana_provider
+
+from components.alertmanager import Alertmanager, AlertmanagerArgs
+from components.builders.artifacts import Artifacts, build_artifacts
+from components.exporter import Exporter, ExporterArgs
+from components.grafana import Grafana, GrafanaArgs
+from components.grafana_content import GrafanaContent, GrafanaContentArgs
+from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
+from components.node_exporter import NodeExporter, NodeExporterArgs
+from components.platform import Backend, DockerBackend, KubernetesBackend
+from components.prometheus import Prometheus, PrometheusArgs
+from components.settings import StackSettings
+from components.tempo import Tempo, TempoArgs
+
+
+@dataclass(frozen=True)
+class ObservabilityStackArgs:
+    settings: StackSettings
+    secrets: Mapping[str, pulumi.Output[str]]  # every secret the stack uses, as Pulumi secrets
+    artifacts: Artifacts
+
+    @classmethod
+    def prepare(cls, settings: StackSettings, secrets: Mapping[str, pulumi.Output[str]]) -> ObservabilityStackArgs:
+        """Build and validate all configuration files; raises before any resource is created."""
+        return cls(settings=settings, secrets=secrets, artifacts=build_artifacts(settings))
+
+
+class ObservabilityStack(pulumi.ComponentResource):
+    prometheus_url: pulumi.Output[str]
+    prometheus_local_url: pulumi.Output[str | None]
+    alertmanager_url: pulumi.Output[str]
+    grafana_url: pulumi.Output[str]
+    grafana_local_url: pulumi.Output[str | None]
+    grafana_admin_user: pulumi.Output[str]
+    grafana_admin_password: pulumi.Output[str]
+    otlp_grpc_endpoint: pulumi.Output[str | None]
+    otlp_http_endpoint: pulumi.Output[str | None]
+
+    def __init__(self, name: str, args: ObservabilityStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("shannon:observability:ObservabilityStack", name, None, opts)
+        s, secrets, artifacts = args.settings, args.secrets, args.artifacts
+
+        platform: Backend
+        depends: list[pulumi.Resource] = []
+        if s.platform == "kubernetes":
+            platform = KubernetesBackend(s)
+            namespace = platform.create_namespace(f"{name}-namespace", pulumi.ResourceOptions(parent=self))
+            depends.append(namespace)
+            self.location = pulumi.Output.from_input(s.kubernetes.namespace)
+        else:
+            network = docker.Network(f"{name}-network", name=s.docker.network, driver="bridge",
+                                     labels=[docker.NetworkLabelArgs(label="org.shannon-observability.stack",
+                                                                     value=s.stack)],
+                                     opts=pulumi.ResourceOptions(parent=self))
+            platform = DockerBackend(s, network.name)
+            depends.append(network)
+            self.location = network.name
+        child = pulumi.ResourceOptions(parent=self, depends_on=depends)
+
+        prometheus = Prometheus(f"{name}-prometheus", PrometheusArgs(s, platform, artifacts.prometheus), child)
+        alertmanager = Alertmanager(f"{name}-alertmanager", AlertmanagerArgs(s, platform, secrets), child)
+        grafana = Grafana(f"{name}-grafana", GrafanaArgs(s, platform, artifacts, secrets.get("grafanaAdminPassword")),
+                          child)
+        tempo = Tempo(f"{name}-tempo", TempoArgs(s, platform, artifacts.tempo, secrets), child) \
+            if s.tempo.enabled else None
+        if s.exporters.node.enabled:
+            NodeExporter(f"{name}-node-exporter", NodeExporterArgs(s, platform), child)
+        for kind, toggle in (("postgres-exporter", s.exporters.postgres), ("redis-exporter", s.exporters.redis),
+                             ("blackbox-exporter", s.exporters.blackbox)):
+            if toggle.enabled:
+                Exporter(f"{name}-{kind}", ExporterArgs(s, platform, kind, secrets), child)  # type: ignore[arg-type]
+        if isinstance(platform, KubernetesBackend):
+            NetworkPolicies(f"{name}-network-policies", NetworkPoliciesArgs(s, platform), child)
+
+        if s.grafana.content == "api":
+            # Created once, pointed at the Grafana deployed above, after it is healthy.
+            provider = grafana_provider.Provider(
+                f"{name}-grafana-provider", url=grafana.api_url,
+                auth=pulumi.Output.concat(s.grafana.admin_user, ":", grafana.admin_password),
+                retries=10, retry_wait=5,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[grafana.deployed.workload]))
+            GrafanaContent(f"{name}-grafana-content",
+                           GrafanaContentArgs(artifacts.datasources, artifacts.dashboards),
+                           pulumi.ResourceOptions(parent=self, providers={"grafana": provider}))
+
+        self.prometheus_url = prometheus.url
+        self.prometheus_local_url = prometheus.local_url
+        self.alertmanager_url = alertmanager.url
+        self.grafana_url = grafana.url
+        self.grafana_local_url = grafana.local_url
+        self.grafana_admin_user = grafana.admin_user
+        self.grafana_admin_password = grafana.admin_password
+        self.otlp_grpc_endpoint = tempo.otlp_grpc_endpoint if tempo else pulumi.Output.from_input(None)
+        self.otlp_http_endpoint = tempo.otlp_http_endpoint if tempo else pulumi.Output.from_input(None)
+        self.register_outputs({
+            "prometheus_url": self.prometheus_url,
+            "prometheus_local_url": self.prometheus_local_url,
+            "alertmanager_url": self.alertmanager_url,
+            "grafana_url": self.grafana_url,
+            "grafana_local_url": self.grafana_local_url,
+            "grafana_admin_user": self.grafana_admin_user,
+            "grafana_admin_password": self.grafana_admin_password,
+            "otlp_grpc_endpoint": self.otlp_grpc_endpoint,
+            "otlp_http_endpoint": self.otlp_http_endpoint,
+        })

@@ -1,0 +1,73 @@
+"""Observability stack health: Prometheus, Alertmanager, Tempo ingest and scrape health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dashboards.lib import Dashboard, q, stat, steps, table, timeseries
+
+UID = "shannon-observability-stack"
+
+
+def build() -> dict[str, Any]:
+    d = Dashboard(UID, "Shannon / Observability Stack Health",
+                  "The monitoring stack itself: Prometheus, Alertmanager, Tempo and scraping.", ["observability", "meta"])
+    d.row("Prometheus")
+    d.add(
+        stat("Head Series", [q('sum(prometheus_tsdb_head_series{job="prometheus"})', "series")], w=6),
+        stat("Samples/s", [q('sum(rate(prometheus_tsdb_head_samples_appended_total{job="prometheus"}[$__rate_interval]))',
+                             "samples/s")], w=6),
+        stat("Config Reload OK", [q('min(prometheus_config_last_reload_successful{job="prometheus"})', "ok")],
+             w=6, thresholds=steps(("red", None), ("green", 1))),
+        stat("Rule Evaluation Failures", [q('sum(increase(prometheus_rule_evaluation_failures_total{job="prometheus"}[$__range]))',
+                                            "failures", instant=True)],
+             w=6, thresholds=steps(("green", None), ("red", 1))),
+    )
+    d.add(
+        timeseries("Rule Group Duration vs Interval", [
+            q('max by (rule_group) (prometheus_rule_group_last_duration_seconds{job="prometheus"})', "{{rule_group}}"),
+        ], unit="s", w=12, description="A group that takes longer than its interval misses evaluations."),
+        timeseries("Storage", [
+            q('sum(prometheus_tsdb_storage_blocks_bytes{job="prometheus"})', "blocks"),
+            q('sum(prometheus_tsdb_wal_storage_size_bytes{job="prometheus"})', "WAL"),
+        ], unit="bytes", w=12),
+    )
+    d.row("Alertmanager")
+    d.add(
+        timeseries("Notifications by Integration", [
+            q('sum by (integration) (rate(alertmanager_notifications_total{job="alertmanager"}[$__rate_interval]))', "sent {{integration}}"),
+            q('sum by (integration) (rate(alertmanager_notifications_failed_total{job="alertmanager"}[$__rate_interval]))',
+              "failed {{integration}}"),
+        ], w=12),
+        timeseries("Cluster Members and Alerts", [
+            q('alertmanager_cluster_members{job="alertmanager"}', "members seen by {{instance}}"),
+            q('sum by (state) (alertmanager_alerts{job="alertmanager"})', "alerts {{state}}"),
+        ], w=12),
+    )
+    d.add(
+        timeseries("Prometheus to Alertmanager", [
+            q('sum by (alertmanager) (rate(prometheus_notifications_sent_total{job="prometheus"}[$__rate_interval]))', "sent {{alertmanager}}"),
+            q('sum by (alertmanager) (rate(prometheus_notifications_errors_total{job="prometheus"}[$__rate_interval]))', "errors {{alertmanager}}"),
+            q('sum(rate(prometheus_notifications_dropped_total{job="prometheus"}[$__rate_interval]))', "dropped"),
+        ], w=24),
+    )
+    d.row("Tempo")
+    d.add(
+        timeseries("Spans Received", [
+            q('sum(rate(tempo_distributor_spans_received_total{job="tempo"}[$__rate_interval]))', "spans/s"),
+        ], w=12),
+        timeseries("Traces Created and Generator Output", [
+            q('sum(rate(tempo_ingester_traces_created_total{job="tempo"}[$__rate_interval]))', "traces/s"),
+            q('sum(tempo_metrics_generator_registry_active_series{job="tempo"})', "generator active series"),
+        ], w=12),
+    )
+    d.row("Scraping")
+    d.add(
+        table("Scrape Health by Job", [
+            q("min by (job) (up)", instant=True, fmt="table"),
+            q("max by (job) (scrape_duration_seconds)", instant=True, fmt="table"),
+            q("sum by (job) (scrape_samples_scraped)", instant=True, fmt="table"),
+        ], w=12, h=9),
+        timeseries("Scrape Duration by Job", [q("max by (job) (scrape_duration_seconds)", "{{job}}")], unit="s", w=12, h=9),
+    )
+    return d.build()

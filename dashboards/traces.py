@@ -1,0 +1,55 @@
+"""Traces: Tempo's service graph and span metrics, linked to the traces behind them.
+
+The span metrics (`traces_spanmetrics_*`) and service-graph series
+(`traces_service_graph_*`) are remote-written to Prometheus by Tempo's
+metrics-generator. Data links open the matching traces in Explore.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dashboards.lib import Dashboard, explore_traces_link, node_graph, q, table, tempo_query, timeseries
+
+UID = "shannon-traces"
+ERROR = 'status_code="STATUS_CODE_ERROR"'
+
+
+def build() -> dict[str, Any]:
+    d = Dashboard(UID, "Shannon / Traces", "Service graph and span RED metrics from Tempo, with links into traces.",
+                  ["traces", "tempo"])
+    service_link = [explore_traces_link("Traces of ${__field.labels.service}",
+                                        '{resource.service.name="${__field.labels.service}"}')]
+    d.add(node_graph("Service Graph", [tempo_query("serviceMap")], h=12,
+                     description="Calls between Shannon services, from Tempo's service-graph processor."))
+    d.add(
+        timeseries("Span Rate by Service", [
+            q("sum by (service) (rate(traces_spanmetrics_calls_total[$__rate_interval]))", "{{service}}"),
+        ], unit="reqps", w=8, links=service_link),
+        timeseries("Span Error Ratio by Service", [
+            q(f"sum by (service) (rate(traces_spanmetrics_calls_total{{{ERROR}}}[$__rate_interval]))"
+              " / (sum by (service) (rate(traces_spanmetrics_calls_total[$__rate_interval])) > 0)", "{{service}}"),
+        ], unit="percentunit", w=8, links=[explore_traces_link(
+            "Failed traces of ${__field.labels.service}",
+            '{resource.service.name="${__field.labels.service}" && status=error}')]),
+        timeseries("Span P95 Latency by Service", [
+            q("histogram_quantile(0.95, sum by (service, le) (rate(traces_spanmetrics_latency_bucket[$__rate_interval])))",
+              "{{service}}", exemplar=True),
+        ], unit="s", w=8, links=service_link),
+    )
+    d.add(
+        timeseries("Service Graph Requests", [
+            q("sum by (client, server) (rate(traces_service_graph_request_total[$__rate_interval]))", "{{client}} -> {{server}}"),
+            q("sum by (client, server) (rate(traces_service_graph_request_failed_total[$__rate_interval]))",
+              "failed {{client}} -> {{server}}"),
+        ], unit="reqps", w=12),
+        table("Slowest Operations (P95)", [
+            q("topk(15, histogram_quantile(0.95, sum by (service, span_name, le) (rate(traces_spanmetrics_latency_bucket[$__range]))))",
+              instant=True, fmt="table"),
+        ], unit="s", w=12, sort_by="Value", links=[explore_traces_link(
+            "Traces of ${__data.fields.span_name}",
+            '{resource.service.name="${__data.fields.service}" && name="${__data.fields.span_name}"}')]),
+    )
+    d.add(table("Recent Error Traces", [tempo_query("traceql", "{ status = error }", limit=20, tableType="traces")],
+                w=24, h=9, description="The latest traces with an error span; click a trace id to open it."))
+    return d.build()
