@@ -48,7 +48,7 @@ class NetworkPolicies(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("shannon:observability:NetworkPolicies", name, None, opts)
         s, platform = args.settings, args.platform
-        P = defaults.PORTS
+        ports = defaults.PORTS
         child = pulumi.ResourceOptions(parent=self)
         labels = {"app.kubernetes.io/part-of": "shannon-observability"}
 
@@ -64,33 +64,33 @@ class NetworkPolicies(pulumi.ComponentResource):
         if remote_write_enabled(s):
             prometheus_from.append(_pods("tempo"))  # metrics-generator remote write
         self.policies.append(policy("allow-prometheus", "prometheus",
-                                    [{"from": prometheus_from, "ports": _ports(P["prometheus"])}]))
+                                    [{"from": prometheus_from, "ports": _ports(ports["prometheus"])}]))
 
         am_rules: list[dict[str, Any]] = [
-            {"from": [_pods("prometheus"), _pods("grafana")], "ports": _ports(P["alertmanager"])}]
+            {"from": [_pods("prometheus"), _pods("grafana")], "ports": _ports(ports["alertmanager"])}]
         if s.alertmanager.replicas > 1:
-            cluster = P["alertmanager-cluster"]
+            cluster = ports["alertmanager-cluster"]
             am_rules.append({"from": [_pods("alertmanager")], "ports": _ports((cluster, "TCP"), (cluster, "UDP"))})
         self.policies.append(policy("allow-alertmanager", "alertmanager", am_rules))
 
-        grafana_rules: list[dict[str, Any]] = [{"from": [_pods("prometheus")], "ports": _ports(P["grafana"])}]
+        grafana_rules: list[dict[str, Any]] = [{"from": [_pods("prometheus")], "ports": _ports(ports["grafana"])}]
         if s.grafana.ingress is not None:
             controller = s.grafana.ingress
             grafana_rules.append({"from": [{
                 "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": controller.controller_namespace}},
                 "podSelector": {"matchLabels": dict(controller.controller_labels)}}],
-                "ports": _ports(P["grafana"])})
+                "ports": _ports(ports["grafana"])})
         self.policies.append(policy("allow-grafana", "grafana", grafana_rules))
 
         if s.tempo.enabled:
             self.policies.append(policy("allow-tempo", "tempo", [
                 {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": s.shannon.namespace}}}],
-                 "ports": _ports(P["otlp-grpc"], P["otlp-http"])},
-                {"from": [_pods("grafana"), _pods("prometheus")], "ports": _ports(P["tempo"])},
+                 "ports": _ports(ports["otlp-grpc"], ports["otlp-http"])},
+                {"from": [_pods("grafana"), _pods("prometheus")], "ports": _ports(ports["tempo"])},
             ]))
         for exporter, toggle in (("postgres-exporter", s.exporters.postgres), ("redis-exporter", s.exporters.redis),
                                  ("blackbox-exporter", s.exporters.blackbox)):
             if toggle.enabled:
                 self.policies.append(policy(f"allow-{exporter}", exporter,
-                                            [{"from": [_pods("prometheus")], "ports": _ports(P[exporter])}]))
+                                            [{"from": [_pods("prometheus")], "ports": _ports(ports[exporter])}]))
         self.register_outputs({})

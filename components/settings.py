@@ -42,7 +42,7 @@ from components.units import (
 PROJECT = "shannon-observability"
 
 
-class FieldProblem(ValueError):
+class FieldProblemError(ValueError):
     """A cross-field check that names the exact key at fault (relative to its model)."""
 
     def __init__(self, field: str, message: str, example: str | None = None) -> None:
@@ -113,7 +113,7 @@ class Resources(Model):
     @model_validator(mode="after")
     def _limit_covers_request(self) -> Resources:
         if quantity_bytes(self.memory_limit) < quantity_bytes(self.memory):
-            raise FieldProblem("memoryLimit", f"memory limit {self.memory_limit} is below the request {self.memory}",
+            raise FieldProblemError("memoryLimit", f"memory limit {self.memory_limit} is below the request {self.memory}",
                                example=self.memory)
         return self
 
@@ -130,10 +130,12 @@ def _resources(component: str) -> Any:
 class PrometheusSettings(Model):
     replicas: int = Field(1, ge=1, le=10, description="Prometheus replicas; 2 makes an HA pair deduplicated by Alertmanager.")
     scrape_interval: Duration = Field("15s", description="How often every target is scraped.", examples=["15s"])
-    scrape_timeout: Duration = Field("10s", description="Per-scrape timeout; must not exceed the scrape interval.", examples=["10s"])
+    scrape_timeout: Duration = Field("10s",
+            description="Per-scrape timeout; must not exceed the scrape interval.", examples=["10s"])
     evaluation_interval: Duration = Field("15s", description="How often rules are evaluated.", examples=["15s"])
     retention: Duration = Field("15d", description="Time-based retention (--storage.tsdb.retention.time).", examples=["15d"])
-    volume_size: Quantity = Field(defaults.VOLUME_SIZES["prometheus"], description="Persistent volume size for the TSDB.", examples=["50Gi"])
+    volume_size: Quantity = Field(defaults.VOLUME_SIZES["prometheus"],
+            description="Persistent volume size for the TSDB.", examples=["50Gi"])
     retention_size: PromSize | None = Field(
         None, description="Size-based retention; at most 85% of volumeSize. Unset: derived as 85% of volumeSize.",
         examples=["42GB"])
@@ -143,12 +145,12 @@ class PrometheusSettings(Model):
     @model_validator(mode="after")
     def _consistent(self) -> PrometheusSettings:
         if prom_duration_seconds(self.scrape_timeout) > prom_duration_seconds(self.scrape_interval):
-            raise FieldProblem("scrapeTimeout", f"scrape timeout {self.scrape_timeout} exceeds the scrape interval "
+            raise FieldProblemError("scrapeTimeout", f"scrape timeout {self.scrape_timeout} exceeds the scrape interval "
                                f"{self.scrape_interval}", example=self.scrape_interval)
         if self.retention_size is not None:
             limit = quantity_bytes(self.volume_size) * defaults.RETENTION_SIZE_SHARE
             if prom_size_bytes(self.retention_size) > limit:
-                raise FieldProblem(
+                raise FieldProblemError(
                     "retentionSize",
                     f"retention size {self.retention_size} is larger than 85% of the volume "
                     f"({self.volume_size} allows at most {prom_size_from_bytes(int(limit))}); "
@@ -176,9 +178,9 @@ class Receiver(Model):
     @model_validator(mode="after")
     def _fields_fit_type(self) -> Receiver:
         if self.url is not None and not re.match(r"^https?://[^\s]+$", self.url):
-            raise FieldProblem("url", f"{self.url!r} is not an http(s) URL", example="http://127.0.0.1:9099/")
+            raise FieldProblemError("url", f"{self.url!r} is not an http(s) URL", example="http://127.0.0.1:9099/")
         if self.channel is not None and self.type != "slack":
-            raise FieldProblem("channel", "channel only applies to slack receivers")
+            raise FieldProblemError("channel", "channel only applies to slack receivers")
         return self
 
 
@@ -195,10 +197,10 @@ class Receivers(Model):
         for role in ("pager", "chat"):
             receiver: Receiver = getattr(self, role)
             if receiver.type == "webhook" and receiver.url is None:
-                raise FieldProblem(f"{role}.url", f"the {role} webhook receiver needs a url",
+                raise FieldProblemError(f"{role}.url", f"the {role} webhook receiver needs a url",
                                    example="http://127.0.0.1:9099/" + role)
             if receiver.type == "null":
-                raise FieldProblem(f"{role}.type", f"the {role} receiver cannot be null: its alerts would be dropped",
+                raise FieldProblemError(f"{role}.type", f"the {role} receiver cannot be null: its alerts would be dropped",
                                    example="webhook")
         return self
 
@@ -212,7 +214,8 @@ class RouteTiming(Model):
 
 class AlertmanagerSettings(Model):
     replicas: int = Field(1, ge=1, le=7, description="Alertmanager replicas; more than 1 forms a gossip cluster on port 9094.")
-    volume_size: Quantity = Field(defaults.VOLUME_SIZES["alertmanager"], description="Volume for silences and the notification log.")
+    volume_size: Quantity = Field(defaults.VOLUME_SIZES["alertmanager"],
+            description="Volume for silences and the notification log.")
     resources: Resources = _resources("alertmanager")
     local_port: Port = Field(9093, description="Docker only: port published on 127.0.0.1.")
     route: RouteTiming = Field(default_factory=RouteTiming, description="Notification timing of the route tree.")
@@ -251,7 +254,7 @@ class GrafanaSettings(Model):
     def _url_shape(self) -> GrafanaSettings:
         for field, value in (("url", self.url), ("rootUrl", self.root_url)):
             if value is not None and not re.match(r"^https?://[^\s/]+", value):
-                raise FieldProblem(field, f"{value!r} is not an http(s) URL", example="https://grafana.example.com")
+                raise FieldProblemError(field, f"{value!r} is not an http(s) URL", example="https://grafana.example.com")
         return self
 
 
@@ -266,7 +269,8 @@ class S3Settings(Model):
 class TempoSettings(Model):
     enabled: bool = Field(True, description="Deploy Tempo and the OTLP endpoint.")
     retention: GoDuration = Field("336h", description="Trace block retention (Go duration, e.g. 336h for 14 days).")
-    volume_size: Quantity = Field(defaults.VOLUME_SIZES["tempo"], description="Volume for the WAL, local blocks and generator WAL.")
+    volume_size: Quantity = Field(defaults.VOLUME_SIZES["tempo"],
+            description="Volume for the WAL, local blocks and generator WAL.")
     resources: Resources = _resources("tempo")
     metrics_generator: bool = Field(
         True, description="Service graphs and span metrics remote-written to Prometheus; turns on Prometheus's "
@@ -280,7 +284,7 @@ class TempoSettings(Model):
     @model_validator(mode="after")
     def _s3_when_needed(self) -> TempoSettings:
         if self.storage == "s3" and self.s3 is None:
-            raise FieldProblem("s3", "storage is s3 but no s3 bucket/endpoint is set",
+            raise FieldProblemError("s3", "storage is s3 but no s3 bucket/endpoint is set",
                                example='{"bucket": "shannon-traces", "endpoint": "s3.amazonaws.com"}')
         return self
 
@@ -303,7 +307,7 @@ class BlackboxExporter(Exporter):
     def _urls(cls, value: list[str]) -> list[str]:
         for i, url in enumerate(value):
             if not re.match(r"^https?://[^\s]+$", url):
-                raise FieldProblem(f"[{i}]", f"{url!r} is not an http(s) URL", example="http://orchestrator:8081/health")
+                raise FieldProblemError(f"[{i}]", f"{url!r} is not an http(s) URL", example="http://orchestrator:8081/health")
         return value
 
 
@@ -321,7 +325,8 @@ class ScrapeTarget(Model):
     port: Port = Field(description="Metrics port.")
     path: str = Field("/metrics", description="Metrics path.")
     component: str | None = Field(None, description="component label; defaults to the job name.")
-    service: DnsLabel | None = Field(None, description="Kubernetes Service whose endpoints are scraped; defaults to the job name.")
+    service: DnsLabel | None = Field(None,
+            description="Kubernetes Service whose endpoints are scraped; defaults to the job name.")
     host: str | None = Field(None, description="Docker container name; defaults to the job name.")
     addresses: list[str] | None = Field(None, description="Static host:port list, overriding discovery.")
 
@@ -344,7 +349,7 @@ class ScrapeTarget(Model):
     def _addresses(cls, value: list[str] | None) -> list[str] | None:
         for i, address in enumerate(value or []):
             if not re.match(r"^[A-Za-z0-9_.\-\[\]:]+:\d+$", address):
-                raise FieldProblem(f"[{i}]", f"{address!r} is not host:port", example="127.0.0.1:2112")
+                raise FieldProblemError(f"[{i}]", f"{address!r} is not host:port", example="127.0.0.1:2112")
         return value
 
 
@@ -354,7 +359,8 @@ RESERVED_JOBS = frozenset({"prometheus", "alertmanager", "grafana", "tempo", "no
 
 
 class ShannonSettings(Model):
-    namespace: DnsLabel = Field("shannon", description="Kubernetes namespace Shannon runs in (service discovery, OTLP NetworkPolicy).")
+    namespace: DnsLabel = Field("shannon",
+            description="Kubernetes namespace Shannon runs in (service discovery, OTLP NetworkPolicy).")
     targets: list[ScrapeTarget] = Field(
         default_factory=lambda: [ScrapeTarget.model_validate(t) for t in defaults.SHANNON_TARGETS],
         description="Shannon services to scrape.")
@@ -365,10 +371,10 @@ class ShannonSettings(Model):
         seen: dict[str, int] = {}
         for i, target in enumerate(targets):
             if target.job in RESERVED_JOBS:
-                raise FieldProblem(f"[{i}].job", f"job {target.job!r} is reserved for the stack's own components",
+                raise FieldProblemError(f"[{i}].job", f"job {target.job!r} is reserved for the stack's own components",
                                    example=f"{target.job}-app")
             if target.job in seen:
-                raise FieldProblem(f"[{i}].job",
+                raise FieldProblemError(f"[{i}].job",
                                    f"duplicate job name {target.job!r} (also targets[{seen[target.job]}].job); "
                                    "every job name must be unique", example=f"{target.job}-2")
             seen[target.job] = i
@@ -404,7 +410,8 @@ class StackSettings(Model):
     """Everything a stack can set. The stack name is not config; `load_settings` adds it."""
 
     stack: str = Field(description="The Pulumi stack name (not a config key).", exclude=True)
-    platform: Literal["docker", "kubernetes"] = Field(description="docker (dev, pulumi-docker) or kubernetes (prod, pulumi-kubernetes).")
+    platform: Literal["docker", "kubernetes"] = Field(
+            description="docker (dev, pulumi-docker) or kubernetes (prod, pulumi-kubernetes).")
     environment: str | None = Field(None, description="environment external label; defaults to the stack name.")
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings, description="Kubernetes platform settings.")
     docker: DockerSettings = Field(default_factory=DockerSettings, description="Docker platform settings.")
@@ -428,10 +435,10 @@ class StackSettings(Model):
                  "blackbox-exporter")
         for job, addresses in value.items():
             if job not in known:
-                raise FieldProblem(job, f"unknown job {job!r}; known: {', '.join(known)}")
+                raise FieldProblemError(job, f"unknown job {job!r}; known: {', '.join(known)}")
             for i, address in enumerate(addresses):
                 if not re.match(r"^[A-Za-z0-9_.\-\[\]:]+:\d+$", address):
-                    raise FieldProblem(f"{job}[{i}]", f"{address!r} is not host:port", example="127.0.0.1:9090")
+                    raise FieldProblemError(f"{job}[{i}]", f"{address!r} is not host:port", example="127.0.0.1:9090")
         return value
 
     @field_validator("images")
@@ -439,9 +446,9 @@ class StackSettings(Model):
     def _pinned(cls, images: dict[str, str]) -> dict[str, str]:
         for component, image in images.items():
             if component not in defaults.IMAGES:
-                raise FieldProblem(component, f"unknown component {component!r}; known: {', '.join(defaults.IMAGES)}")
+                raise FieldProblemError(component, f"unknown component {component!r}; known: {', '.join(defaults.IMAGES)}")
             if not _is_pinned(image):
-                raise FieldProblem(component, f"image {image!r} is not pinned to an exact version",
+                raise FieldProblemError(component, f"image {image!r} is not pinned to an exact version",
                                    example=defaults.IMAGES[component])
         return images
 
@@ -608,7 +615,7 @@ def _problems_from(error: ValidationError, stack: str) -> list[Problem]:
         message = item["msg"].removeprefix("Value error, ")
         example = None
         ctx_error = (item.get("ctx") or {}).get("error")
-        if isinstance(ctx_error, FieldProblem):
+        if isinstance(ctx_error, FieldProblemError):
             loc = loc + _split_path(ctx_error.field)
             message, example = ctx_error.message, ctx_error.example
         if item["type"] == "extra_forbidden":

@@ -52,6 +52,7 @@ class Recorded:
     inputs: dict[str, Any]
     secret_paths: set[str]
     provider: str | None
+    dependencies: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -94,10 +95,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.recording = mocks
 
-    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            self.recording.attach(response.urn, request.parent)
+            self.recording.attach(request.type, request.name, response.urn, request.parent,
+                                  list(request.dependencies))
         return response
 
 
@@ -123,15 +125,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         return {}
 
-    def attach(self, urn: str, parent: str) -> None:
-        self.resources[-1].urn = urn
-        self.resources[-1].parent = parent
+    def attach(self, type_: str, name: str, urn: str, parent: str, dependencies: list[str]) -> None:
+        record = next(r for r in reversed(self.resources) if r.type == type_ and r.name == name and not r.urn)
+        record.urn, record.parent, record.dependencies = urn, parent, dependencies
 
 
-def run_stack(stack: str, secrets: dict[str, str] | None = None, stack_file: Path | None = None) -> StackRun:
+def run_stack(stack: str, secrets: dict[str, str] | None = None, stack_file: Path | None = None,
+              mocks: RecordingMocks | None = None) -> StackRun:
     """Run `__main__.py` for `stack` under recording mocks; raise what the program raises."""
     secrets = TEST_SECRETS if secrets is None else secrets
-    mocks = RecordingMocks()
+    mocks = mocks or RecordingMocks()
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks))
     config, secret_keys = as_pulumi_config(stack, secrets, ROOT, stack_file)

@@ -26,7 +26,7 @@ PROMETHEUS_TYPES = {"prometheus"}
 class DashboardError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__("Invalid dashboards, {} problem(s):\n".format(len(problems))
+        super().__init__(f"Invalid dashboards, {len(problems)} problem(s):\n"
                          + "\n".join(f"  - {p}" for p in problems))
 
 

@@ -13,6 +13,7 @@ and dev render the files unchanged apart from formatting.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ class RuleFileError(ValueError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__("Invalid rule files, {} problem(s):\n".format(len(problems))
+        super().__init__(f"Invalid rule files, {len(problems)} problem(s):\n"
                          + "\n".join(f"  - {p}" for p in problems))
 
 
@@ -137,7 +138,7 @@ def load_rule_files(rules_dir: Path = RULES_DIR) -> dict[str, dict[str, Any]]:
 
 
 def _format_duration(seconds: float) -> str:
-    whole = int(round(seconds))
+    whole = round(seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if whole >= size and whole % size == 0:
             return f"{whole // size}{unit}"
@@ -189,7 +190,7 @@ def build_rule_files(settings: StackSettings, rules_dir: Path = RULES_DIR) -> di
     return apply_settings(load_rule_files(rules_dir), settings)
 
 
-def iter_rules(files: dict[str, dict[str, Any]]):
+def iter_rules(files: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(file name, group name, rule) for every rule."""
     for name, data in files.items():
         for group in data["groups"]:

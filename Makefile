@@ -1,0 +1,74 @@
+# shannon-observability: the two commands are `make test` and `make up-dev`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= venv
+BIN := $(VENV)/bin
+STACK ?= prod
+# A local file backend and passphrase secrets: no Pulumi Cloud account needed.
+PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+export PULUMI_BACKEND_URL
+
+.PHONY: setup tools venv test test-fast e2e lint render check rules up-dev preview-dev bench clean
+
+setup: tools venv
+
+# promtool/amtool and the live binaries from Debian's archive (needs root or sudo).
+tools:
+	@if [ "$$(id -u)" = "0" ] || command -v sudo >/dev/null 2>&1; then \
+	  bash .ci/install-tools.sh; \
+	else \
+	  echo "note: not root and no sudo: skipping apt-get; tests needing promtool/amtool will be skipped"; \
+	fi
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+venv: $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+
+# Everything: lint, unit, mock, tool and end-to-end tests.
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not e2e"
+
+e2e: venv
+	$(BIN)/python -m pytest -m e2e tests/e2e
+
+lint: venv
+	$(BIN)/ruff check .
+
+# Offline view of what a stack deploys: make render STACK=prod
+render: venv
+	$(BIN)/python -m components.render --stack $(STACK) --out build/$(STACK)
+
+# Render and check with the real consumers.
+check: render
+	promtool check config build/$(STACK)/prometheus/prometheus.yml
+	amtool check-config build/$(STACK)/alertmanager/alertmanager.yml
+
+# Regenerate rules/slo.generated.yml from rules/slos.yaml.
+rules: venv
+	$(BIN)/python -m components.builders.slo
+
+# Deploy the dev stack on the local Docker engine.
+up-dev: venv
+	@mkdir -p .pulumi-state
+	@if [ -z "$$PULUMI_CONFIG_PASSPHRASE" ] && [ -z "$$PULUMI_CONFIG_PASSPHRASE_FILE" ]; then \
+	  echo "set PULUMI_CONFIG_PASSPHRASE (protects the stack's secrets in .pulumi-state)"; exit 1; fi
+	pulumi stack select dev --create --secrets-provider passphrase
+	pulumi up --stack dev
+
+preview-dev: venv
+	@mkdir -p .pulumi-state
+	pulumi stack select dev --create --secrets-provider passphrase
+	pulumi preview --stack dev --diff
+
+bench: venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache
