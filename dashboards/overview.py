@@ -38,6 +38,16 @@ def build() -> dict[str, Any]:
         timeseries("P95 Duration", [q(f'job:shannon_request_duration_seconds:p95_rate5m{{job=~"{"|".join(SERVICES)}"}}',
                                       "{{job}}")], unit="s", w=8),
     )
+    d.row("Dependencies")
+    d.add(
+        stat("Postgres", [q('min(pg_up{job="postgres"})', "pg_up")], w=8, h=4,
+             thresholds=steps(("red", None), ("green", 1)), description="postgres-exporter reaches Postgres (1) or not (0)."),
+        stat("Redis", [q('min(redis_up{job="redis"})', "redis_up")], w=8, h=4,
+             thresholds=steps(("red", None), ("green", 1)), description="redis-exporter reaches Redis (1) or not (0)."),
+        stat("Health Probes OK", [q('min(probe_success{job="blackbox"})', "probes")], w=8, h=4,
+             thresholds=steps(("red", None), ("green", 1)),
+             description="Every blackbox probe of Shannon's health endpoints succeeded (1) or at least one failed (0)."),
+    )
     d.row("Health")
     d.add(
         table("Target Health", [q("min by (job, component) (up)", instant=True, fmt="table")],
