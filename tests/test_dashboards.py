@@ -127,5 +127,5 @@ def test_malformed_dashboard_rejected(tmp_path: Path):
 def test_invalid_json_rejected(tmp_path: Path):
     """A dashboard file that is not JSON is rejected by name."""
     (tmp_path / "oops.json").write_text("{not json")
-    with pytest.raises(DashboardError, match="oops.json: not valid JSON"):
+    with pytest.raises(DashboardError, match=r"oops\.json: not valid JSON"):
         collect_dashboards(tmp_path)
