@@ -13,8 +13,6 @@ from typing import Literal
 import pulumi
 
 from components import defaults
-from components.builders.exporters import build_blackbox_config
-from components.builders.serialize import dump_yaml
 from components.platform import Backend, HttpProbe, Port, Workload
 from components.settings import StackSettings, default_resources
 
@@ -32,6 +30,7 @@ class ExporterArgs:
     platform: Backend
     kind: Kind
     secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    files: Mapping[str, str] = field(default_factory=dict)  # rendered exporter configs (blackbox.yml)
 
 
 class Exporter(pulumi.ComponentResource):
@@ -49,7 +48,7 @@ class Exporter(pulumi.ComponentResource):
         config_files: dict[str, str] = {}
         extra_args: tuple[str, ...] = ()
         if kind == "blackbox-exporter":
-            config_files["blackbox.yml"] = dump_yaml(build_blackbox_config())
+            config_files["blackbox.yml"] = args.files["blackbox.yml"]
             extra_args = ("--config.file=/etc/blackbox/blackbox.yml",)
         workload = Workload(
             name=kind,

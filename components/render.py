@@ -11,6 +11,7 @@ Layout of <out>:
   grafana/datasources.yml, grafana/dashboards/*.json, grafana/grafana.ini,
   grafana/dashboard-provider.yml
   tempo/tempo.yaml (when Tempo is enabled)
+  exporters/blackbox.yml (when the blackbox exporter is enabled)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def render_files(settings: StackSettings, secrets_present: set[str]) -> dict[str
     files["grafana/dashboard-provider.yml"] = artifacts.grafana_dashboard_provider
     files.update({f"grafana/dashboards/{name}": text for name, text in artifacts.grafana_dashboards.items()})
     files.update({f"tempo/{path}": text for path, text in artifacts.tempo.items()})
+    files.update({f"exporters/{path}": text for path, text in artifacts.exporters.items()})
     return files
 
 

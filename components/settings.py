@@ -133,6 +133,7 @@ class PrometheusSettings(Model):
     scrape_timeout: Duration = Field("10s",
             description="Per-scrape timeout; must not exceed the scrape interval.", examples=["10s"])
     evaluation_interval: Duration = Field("15s", description="How often rules are evaluated.", examples=["15s"])
+    alert_resend_delay: Duration = Field("1m", description="How often Prometheus re-sends firing alerts to Alertmanager.")
     retention: Duration = Field("15d", description="Time-based retention (--storage.tsdb.retention.time).", examples=["15d"])
     volume_size: Quantity = Field(defaults.VOLUME_SIZES["prometheus"],
             description="Persistent volume size for the TSDB.", examples=["50Gi"])
@@ -425,14 +426,15 @@ class StackSettings(Model):
     images: dict[str, str] = Field(default_factory=dict, description="Image overrides by component; exact tags only.")
     self_addresses: dict[str, list[str]] = Field(
         default_factory=dict, alias="addresses",
-        description="Static host:port overrides for the stack's own jobs (prometheus, alertmanager, grafana, tempo, "
-                    "node-exporter, postgres, redis, blackbox-exporter); for test stacks that run the binaries directly.")
+        description="Static host:port overrides for the stack's own components (prometheus, alertmanager, "
+                    "alertmanager-peers, grafana, tempo, node-exporter, postgres, redis, blackbox-exporter); for test "
+                    "stacks that run the binaries directly.")
 
     @field_validator("self_addresses")
     @classmethod
     def _known_addresses(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        known = ("prometheus", "alertmanager", "grafana", "tempo", "node-exporter", "postgres", "redis",
-                 "blackbox-exporter")
+        known = ("prometheus", "alertmanager", "alertmanager-peers", "grafana", "tempo", "node-exporter", "postgres",
+                 "redis", "blackbox-exporter")
         for job, addresses in value.items():
             if job not in known:
                 raise FieldProblemError(job, f"unknown job {job!r}; known: {', '.join(known)}")

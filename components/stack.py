@@ -82,7 +82,8 @@ class ObservabilityStack(pulumi.ComponentResource):
         for kind, toggle in (("postgres-exporter", s.exporters.postgres), ("redis-exporter", s.exporters.redis),
                              ("blackbox-exporter", s.exporters.blackbox)):
             if toggle.enabled:
-                Exporter(f"{name}-{kind}", ExporterArgs(s, platform, kind, secrets), child)  # type: ignore[arg-type]
+                Exporter(f"{name}-{kind}", ExporterArgs(s, platform, kind, secrets, artifacts.exporters),  # type: ignore[arg-type]
+                         child)
         if isinstance(platform, KubernetesBackend):
             NetworkPolicies(f"{name}-network-policies", NetworkPoliciesArgs(s, platform), child)
 

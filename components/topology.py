@@ -75,6 +75,8 @@ class Topology:
         return [f"{h}:{port}" for h in self.replica_hosts("alertmanager", self.settings.alertmanager.replicas)]
 
     def alertmanager_peers(self) -> list[str]:
+        if "alertmanager-peers" in self.settings.self_addresses:
+            return list(self.settings.self_addresses["alertmanager-peers"])
         port = defaults.PORTS["alertmanager-cluster"]
         return [f"{h}:{port}" for h in self.replica_hosts("alertmanager", self.settings.alertmanager.replicas)]
 

@@ -27,10 +27,10 @@ def build() -> dict[str, Any]:
         timeseries("Rule Group Duration vs Interval", [
             q('max by (rule_group) (prometheus_rule_group_last_duration_seconds{job="prometheus"})', "{{rule_group}}"),
         ], unit="s", w=12, description="A group that takes longer than its interval misses evaluations."),
-        timeseries("Storage", [
-            q('sum(prometheus_tsdb_storage_blocks_bytes{job="prometheus"})', "blocks"),
-            q('sum(prometheus_tsdb_wal_storage_size_bytes{job="prometheus"})', "WAL"),
-        ], unit="bytes", w=12),
+        timeseries("Storage against the Retention Limit", [
+            q('max by (instance) (prometheus_tsdb_storage_blocks_bytes{job="prometheus"})', "blocks {{instance}}"),
+            q('max by (instance) (prometheus_tsdb_retention_limit_bytes{job="prometheus"})', "size limit {{instance}}"),
+        ], unit="bytes", w=12, description="Blocks on disk and the size-based retention limit (85% of the volume)."),
     )
     d.row("Alertmanager")
     d.add(

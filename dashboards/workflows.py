@@ -45,7 +45,7 @@ def build() -> dict[str, Any]:
         ], unit="short", w=12, thresholds=steps(("green", None), ("red", 10000))),
         timeseries("Tasks Over the 10k-Token Budget", [
             q(f"sum(rate(shannon_task_tokens_used_count{{{SEL}}}[$__rate_interval]))"
-              f" - sum(rate(shannon_task_tokens_used_bucket{{{SEL}, le=\"10000\"}}[$__rate_interval]))", "tasks/s"),
+              f" - sum(rate(shannon_task_tokens_used_bucket{{{SEL}, le=~\"10000|10000.0\"}}[$__rate_interval]))", "tasks/s"),
         ], unit="short", w=12, thresholds=steps(("green", None), ("red", 0.1)),
             description="TokenBudgetExceededRate fires above 0.1 tasks/s."),
     )

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import tool
+from tests.conftest import tool
 
 CASES = [
     # (labels, receiver)

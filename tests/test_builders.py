@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from tests.conftest import ROOT
 
 from components.builders import alertmanager, grafana, prometheus, tempo
 from components.settings import StackSettings, load_settings

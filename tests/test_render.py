@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, tool
+from tests.conftest import ROOT, tool
 
 from components.render import main as render_main
 
@@ -104,3 +104,42 @@ def test_render_is_deterministic(tmp_path: Path):
     assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     for rel in files:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+def test_render_rejects_invalid_promql_in_a_rule_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]):
+    """A rule with PromQL that does not parse stops the render (exit 2), naming file, group and rule; nothing written."""
+    import shutil
+
+    from components.builders import rules
+
+    copy = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", copy, ignore=shutil.ignore_patterns("tests"))
+    target = copy / "shannon-services.yml"
+    target.write_text(target.read_text().replace('up{job="agent-core"} == 0', 'up{job="agent-core"} == ', 1))
+    monkeypatch.setattr(rules, "RULES_DIR", copy)
+    out = tmp_path / "out"
+    assert render_main(["--stack", "prod", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "shannon-services.yml: group 'shannon-service-health', rule 'AgentCoreDown': expr is not valid PromQL" in err
+    assert not out.exists()
+
+
+def test_render_rejects_a_dashboard_query_that_does_not_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]):
+    """An exported dashboard whose query does not parse stops the render (exit 2), naming file and panel."""
+    import json
+
+    from components.builders import dashboards
+
+    bad = {"uid": "team-board", "title": "Team", "templating": {"list": []}, "panels": [
+        {"id": 1, "type": "timeseries", "title": "Broken rate", "gridPos": {"x": 0, "y": 0, "w": 12, "h": 8},
+         "datasource": {"type": "prometheus", "uid": "prometheus"},
+         "targets": [{"refId": "A", "expr": "sum(rate(shannon_tasks_submitted_total[$__rate_interval])"}]}]}
+    (tmp_path / "team.json").write_text(json.dumps(bad))
+    monkeypatch.setattr(dashboards, "DASHBOARDS_DIR", tmp_path)
+    out = tmp_path / "out"
+    assert render_main(["--stack", "dev", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "team.json: panel 'Broken rate': query does not parse as PromQL" in err
+    assert not out.exists()

@@ -10,7 +10,7 @@ from typing import Any
 import promql_parser
 import pytest
 import yaml
-from conftest import ROOT, tool
+from tests.conftest import ROOT, tool
 
 from components.builders import promql
 from components.builders.alertmanager import COMPONENT_DOWN_ALERTS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import TEST_SECRETS, StackRun, iter_json_paths
+from tests.conftest import TEST_SECRETS, StackRun, iter_json_paths
 
 GENERATED = "generated-test-password-for-"
 

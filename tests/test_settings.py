@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT, TEST_SECRETS, run_stack
+from tests.conftest import ROOT, TEST_SECRETS, run_stack
 
 from components.settings import SettingsError, load_settings
 from components.stackfile import load_stack
@@ -113,7 +113,7 @@ def test_unpinned_image_override_rejected():
 def test_program_refuses_missing_secrets_before_creating_resources():
     """Under mocks, the real program stops with the secrets list and registers no resource."""
     import pulumi
-    from conftest import RecordingMocks
+    from tests.conftest import RecordingMocks
 
     mocks = RecordingMocks()
     with pytest.raises(pulumi.RunError) as info:
@@ -127,7 +127,7 @@ def test_program_refuses_missing_secrets_before_creating_resources():
 def test_program_reports_invalid_stack_file(tmp_path):
     """Under mocks, an invalid stack file stops the program with the settings problems, nothing created."""
     import pulumi
-    from conftest import RecordingMocks
+    from tests.conftest import RecordingMocks
 
     stack_file = tmp_path / "Pulumi.dev.yaml"
     stack_file.write_text((ROOT / "Pulumi.dev.yaml").read_text().replace("retention: 7d", "retention: 30x"))

@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 import yaml
-from conftest import ROOT, StackRun, run_stack
+from tests.conftest import ROOT, StackRun, run_stack
 
 from components.render import render_files
 from components.stackfile import load_stack

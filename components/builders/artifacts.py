@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.builders import alertmanager, dashboards, grafana, prometheus, rules, tempo
+from components.builders.exporters import build_blackbox_config
 from components.builders.serialize import dump_json, dump_yaml
 from components.settings import StackSettings, used_secrets
 
@@ -32,6 +33,7 @@ class Artifacts:
     grafana_ini: str
     grafana_dashboard_provider: str
     tempo: dict[str, str] = field(default_factory=dict)
+    exporters: dict[str, str] = field(default_factory=dict)
     # Parsed forms, for components that need structured data (Grafana API resources).
     datasources: list[dict[str, Any]] = field(default_factory=list)
     dashboards: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -45,6 +47,7 @@ def build_artifacts(settings: StackSettings) -> Artifacts:
     for name, data in rule_files.items():
         prom_files[f"rules/{name}"] = dump_yaml(data)
     tempo_files = {"tempo.yaml": dump_yaml(tempo.build_tempo_config(settings))} if settings.tempo.enabled else {}
+    exporter_files = {"blackbox.yml": dump_yaml(build_blackbox_config())} if settings.exporters.blackbox.enabled else {}
     return Artifacts(
         prometheus=prom_files,
         grafana_datasources=dump_yaml(grafana.build_datasources_provisioning(settings)),
@@ -52,6 +55,7 @@ def build_artifacts(settings: StackSettings) -> Artifacts:
         grafana_ini=grafana.render_ini(grafana.build_grafana_ini(settings)),
         grafana_dashboard_provider=dump_yaml(grafana.build_dashboard_provider()),
         tempo=tempo_files,
+        exporters=exporter_files,
         datasources=grafana.build_datasources(settings),
         dashboards=models,
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from components.builders import promql
-from components.builders.grafana import DATASOURCE_UIDS, FOLDER_UID
+from components.builders.grafana import DATASOURCE_UIDS
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS_DIR = REPO / "dashboards"
@@ -131,10 +131,11 @@ def validate_dashboard(name: str, dashboard: Any) -> list[str]:
     return problems
 
 
-def collect_dashboards(dashboards_dir: Path = DASHBOARDS_DIR) -> dict[str, dict[str, Any]]:
+def collect_dashboards(dashboards_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     """File name -> dashboard model, from the builders and any exported `*.json`; raise on problems."""
     from dashboards import BUILDERS  # the dashboards package lives at the repository root
 
+    dashboards_dir = dashboards_dir or DASHBOARDS_DIR
     problems: list[str] = []
     out: dict[str, dict[str, Any]] = {}
     for stem, build in BUILDERS.items():
@@ -168,5 +169,3 @@ def for_grafana(dashboard: dict[str, Any]) -> dict[str, Any]:
     """The model as Grafana stores it: no numeric id (uid identifies it), no version pin."""
     return {k: v for k, v in dashboard.items() if k not in {"id", "version"}}
 
-
-FOLDER = FOLDER_UID

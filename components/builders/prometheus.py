@@ -163,6 +163,7 @@ def prometheus_args(settings: StackSettings) -> list[str]:
         f"--storage.tsdb.retention.time={prom.retention}",
         f"--storage.tsdb.retention.size={prom.effective_retention_size}",
         f"--web.listen-address=:{defaults.PORTS['prometheus']}",
+        f"--rules.alert.resend-delay={prom.alert_resend_delay}",
         # Config changes are applied by a rolling restart (checksum annotation) and can be
         # hot-reloaded with POST /-/reload.
         "--web.enable-lifecycle",

@@ -90,8 +90,9 @@ def _check_rule(where: str, rule: Any, problems: list[str]) -> None:
         problems.append(f"{where}: recording rules cannot have annotations")
 
 
-def load_rule_files(rules_dir: Path = RULES_DIR) -> dict[str, dict[str, Any]]:
+def load_rule_files(rules_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     """Parse and validate `rules_dir/*.yml`; raise RuleFileError with every problem found."""
+    rules_dir = rules_dir or RULES_DIR
     problems: list[str] = []
     files: dict[str, dict[str, Any]] = {}
     group_owner: dict[str, str] = {}
@@ -185,7 +186,7 @@ def apply_settings(files: dict[str, dict[str, Any]], settings: StackSettings) ->
     return out
 
 
-def build_rule_files(settings: StackSettings, rules_dir: Path = RULES_DIR) -> dict[str, dict[str, Any]]:
+def build_rule_files(settings: StackSettings, rules_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     """The rule files Prometheus loads for this stack, keyed by file name."""
     return apply_settings(load_rule_files(rules_dir), settings)
 

@@ -1,0 +1,504 @@
+"""A simulated Shannon fleet on loopback, and a receiver for Alertmanager's notifications.
+
+Each simulated service is a small HTTP server (`/metrics` through prometheus_client,
+`/health` for the blackbox probes) exposing every metric family that service
+registers, with the names and label sets of catalog/metrics.yaml. A ticker
+moves the counters and histograms at controllable rates; faults change them:
+
+  stop()/start()          a service stops answering (connection refused), then returns
+  policy_error_ratio      share of policy evaluations that fail (orchestrator)
+  kill_switch             route policy decisions through the emergency kill switch
+  policy_latency          seconds each policy evaluation takes
+  token_multiplier        multiplies LLM token and cost rates (llm-service)
+
+Components that cannot run on this machine get stand-in endpoints: Temporal's
+server (a scrape target of the prod config), Grafana and Tempo (self-monitoring
+jobs). The Tempo stand-in exposes the Tempo self-metrics the catalog lists.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from components.catalog import Family, load_catalog
+
+# Label values the fleet uses; the rules and dashboards filter on several of them.
+LABEL_VALUES: dict[str, list[str]] = {
+    "decision": ["allow", "deny"], "mode": ["enforce"], "reason": ["policy_allow"], "effective_mode": ["enforce"],
+    "configured_mode": ["enforce"], "routing_reason": ["canary_enforce"], "cache_hit": ["true", "false"],
+    "error_category": ["evaluation_error"], "error_type": ["timeout"], "truncated_reason": ["tool not allowed"],
+    "reason_hash": ["3f9a"], "original_decision": ["allow"], "would_enforce_decision": ["allow"],
+    "user_type": ["user"], "policy_path": ["/policies/shannon.rego"], "version_hash": ["a1b2c3"],
+    "load_timestamp": ["1764400000"], "cache_type": ["decision"], "divergence_type": ["none"],
+    "workflow_type": ["AgentDAGWorkflow"], "status": ["OK"], "provider": ["openai"], "model": ["gpt-4o"],
+    "tier": ["medium"], "cache_status": ["miss"], "type": ["prompt"], "direction": ["input"], "component": ["api"],
+    "name": ["llm"], "service": ["llm-service"], "state": ["closed"], "result": ["success"], "method": ["ExecuteTask"],
+    "tool_name": ["web_search"], "outcome": ["allowed"], "from_state": ["idle"], "to_state": ["running"],
+    "collection": ["memories"], "source": ["session"], "agent_id": ["agent-1"], "pattern": ["react"],
+    "workflow_version": ["v1"], "strategy": ["simple"], "level": ["none"], "dependency": ["postgres"],
+    "operation": ["fetch"], "behavior": ["cached"], "channel_type": ["slack"], "endpoint": ["/v1/chat/completions"],
+    "stream": ["false"], "error_code": ["500"], "session_id": ["s-1"], "retrieval_type": ["semantic"],
+    "template": ["research"], "node": ["plan"], "from": ["complex"], "to": ["simple"], "from_mode": ["complex"],
+    "to_mode": ["simple"], "requested_provider": ["openai"], "selected_provider": ["openai"],
+    "requested_tier": ["medium"], "selected_tier": ["medium"], "success": ["true"], "winner": ["primary"],
+    "function": ["search"], "workflow": ["AgentDAGWorkflow"], "version": ["v1"],
+}
+BUCKETS: dict[str, list[float]] = {
+    "shannon_policy_latency_slo_seconds": [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    "shannon_policy_evaluation_duration_seconds": [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    "shannon_task_tokens_used": [10, 50, 100, 500, 1000, 5000, 10000],
+    "shannon_task_cost_usd": [0.001, 0.01, 0.1, 1, 10],
+    "shannon_rate_limit_delay_seconds": [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5],
+    "llm_request_duration_seconds": [0.5, 1, 2.5, 5, 10, 30, 60],
+    "llm_manager_latency_ms": [100, 200, 500, 1000, 3000, 10000, 30000],
+}
+
+
+def _metric_name(family: Family) -> str:
+    return family.name.removesuffix("_total") if family.type == "counter" else family.name
+
+
+@dataclass
+class Faults:
+    policy_error_ratio: float = 0.0
+    kill_switch: bool = False
+    policy_latency: float = 0.0008
+    token_multiplier: float = 1.0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        if self.path.startswith("/metrics"):
+            body, ctype = generate_latest(self.server.registry), CONTENT_TYPE_LATEST
+        elif self.path.startswith("/health"):
+            body, ctype = b'{"status":"ok"}', "application/json"
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        super().__init__(("127.0.0.1", port), _Handler)
+
+
+class SimulatedService:
+    """One process of the fleet: its metrics, its HTTP server, and whether it answers."""
+
+    def __init__(self, name: str, job: str, port: int, families: list[Family]) -> None:
+        self.name, self.job, self.port = name, job, port
+        self.registry = CollectorRegistry()
+        self.metrics: dict[str, Any] = {}
+        for family in families:
+            labels = sorted(family.labels)
+            cls = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}[family.type]
+            kwargs: dict[str, Any] = {"registry": self.registry}
+            if family.type == "histogram":
+                kwargs["buckets"] = BUCKETS.get(family.name, Histogram.DEFAULT_BUCKETS)
+            self.metrics[family.name] = cls(_metric_name(family), family.name, labels, **kwargs)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if self._server is None:
+            self._server = _Server(self.port, self.registry)
+            self._thread = threading.Thread(target=self._server.serve_forever, name=f"fleet-{self.name}", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop answering: the listening socket is closed, so scrapes get connection refused."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def child(self, family: str, **labels: str) -> Any:
+        metric = self.metrics[family]
+        names = list(metric._labelnames)
+        if not names:
+            return metric
+        values = {n: labels.get(n, LABEL_VALUES.get(n, ["default"])[0]) for n in names}
+        return metric.labels(**values)
+
+    def inc(self, family: str, amount: float, **labels: str) -> None:
+        self.child(family, **labels).inc(max(0.0, amount))
+
+    def observe(self, family: str, value: float, count: int = 1, **labels: str) -> None:
+        child = self.child(family, **labels)
+        for _ in range(count):
+            child.observe(value)
+
+    def set(self, family: str, value: float, **labels: str) -> None:
+        self.child(family, **labels).set(value)
+
+    def touch_all(self) -> None:
+        """Create one series of every family, so every dashboard query has data to select."""
+        for name, metric in self.metrics.items():
+            child = self.child(name)
+            if isinstance(metric, Counter):
+                child.inc(0)
+            elif isinstance(metric, Gauge):
+                child.set(1)
+            else:
+                child.observe(BUCKETS.get(name, [0.1])[0])
+
+
+@dataclass
+class Fleet:
+    """The simulated services and the ticker that moves their metrics."""
+
+    ports: dict[str, int]
+    faults: Faults = field(default_factory=Faults)
+    services: dict[str, SimulatedService] = field(default_factory=dict)
+    policy_rate: float = 40.0  # evaluations per second per orchestrator
+    token_rate: float = 2000.0  # tokens per second
+    cost_rate: float = 0.0005  # USD per second
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        catalog = load_catalog()
+        by_source: dict[str, list[Family]] = {}
+        for family in catalog.families.values():
+            by_source.setdefault(family.source, []).append(family)
+        for name, port in self.ports.items():
+            kind = name.rsplit("-", 1)[0] if name[-1].isdigit() else name
+            families = by_source.get(kind, [])
+            self.services[name] = SimulatedService(name, kind, port, families)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        for service in self.services.values():
+            service.touch_all()
+            self._static(service)
+            service.start()
+        self._thread = threading.Thread(target=self._run, name="fleet-ticker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for service in self.services.values():
+            service.stop()
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(0.2):
+            now = time.monotonic()
+            dt, last = now - last, now
+            with self._lock:
+                for service in self.services.values():
+                    self._tick(service, dt)
+
+    # --- behaviour -----------------------------------------------------------------------
+
+    def _static(self, s: SimulatedService) -> None:
+        if s.job == "orchestrator":
+            s.set("shannon_policy_version_info", 1)
+            s.set("shannon_circuit_breaker_state", 0)
+            s.set("shannon_sessions_active", 12)
+            s.inc("shannon_policy_deny_reasons_total", 0)
+        elif s.job == "agent-core":
+            s.set("agent_core_memory_pool_total_bytes", 512 * 2**20)
+            s.set("agent_core_memory_pool_used_bytes", 128 * 2**20)
+            s.inc("agent_core_enforcement_drops_total", 0, reason="circuit_open")
+        elif s.job == "llm-service":
+            s.set("llm_service_active_connections", 4)
+        elif s.job == "tempo":
+            s.inc("tempo_distributor_spans_received_total", 0, tenant="single-tenant")
+
+    def _tick(self, s: SimulatedService, dt: float) -> None:
+        f = self.faults
+        if s.job == "orchestrator":
+            evaluations = self.policy_rate * dt
+            errors = evaluations * f.policy_error_ratio + evaluations * 0.002
+            s.inc("shannon_policy_evaluations_total", evaluations * 0.9, decision="allow")
+            s.inc("shannon_policy_evaluations_total", evaluations * 0.1, decision="deny")
+            s.inc("shannon_policy_slo_errors_total", errors)
+            s.inc("shannon_policy_errors_total", errors)
+            s.inc("shannon_policy_cache_hits_total", evaluations * 0.9)
+            s.inc("shannon_policy_cache_misses_total", evaluations * 0.1)
+            routing = "emergency_kill_switch" if f.kill_switch else "canary_enforce"
+            mode = "dry_run" if f.kill_switch else "enforce"
+            s.inc("shannon_policy_canary_decisions_total", evaluations, routing_reason=routing, effective_mode=mode)
+            s.inc("shannon_policy_mode_comparison_total", evaluations * 0.1)
+            s.inc("shannon_policy_deny_reasons_total", evaluations * 0.1)
+            n = max(1, round(evaluations))
+            s.observe("shannon_policy_latency_slo_seconds", f.policy_latency * random.uniform(0.8, 1.2), n,
+                      cache_hit="true")
+            s.observe("shannon_policy_evaluation_duration_seconds", f.policy_latency, 1)
+            s.inc("shannon_grpc_requests_total", 5 * dt, status="OK")
+            s.inc("shannon_grpc_requests_total", 0.05 * dt, status="Unavailable")
+            s.observe("shannon_grpc_request_duration_seconds", 0.05)
+            s.inc("shannon_workflows_started_total", 2 * dt)
+            s.inc("shannon_workflows_completed_total", 1.94 * dt, status="COMPLETED")
+            s.inc("shannon_workflows_completed_total", 0.06 * dt, status="FAILED")
+            s.observe("shannon_workflow_duration_seconds", random.uniform(2, 8))
+            s.inc("shannon_tasks_submitted_total", 2 * dt)
+            s.observe("shannon_task_tokens_used", random.choice([800, 2000, 4000]))
+            s.observe("shannon_rate_limit_delay_seconds", 0.02)
+            s.inc("shannon_memory_fetches_total", 3 * dt)
+            s.inc("shannon_vector_search_total", 3 * dt, status="success")
+            s.observe("shannon_vector_search_latency_seconds", 0.02)
+            s.inc("shannon_agent_executions_total", 4 * dt)
+            s.inc("shannon_sessions_created_total", 0.5 * dt)
+            s.inc("shannon_prompt_cache_savings_usd_total", 0.0001 * dt)
+        elif s.job == "agent-core":
+            s.inc("agent_core_tasks_total", 4 * dt, status="success")
+            s.observe("agent_core_task_duration_seconds", random.uniform(0.5, 3))
+            s.inc("agent_core_grpc_requests_total", 8 * dt, status="ok")
+            s.observe("agent_core_grpc_request_duration_seconds", 0.03)
+            s.inc("agent_core_enforcement_allowed_total", 8 * dt)
+            s.inc("agent_core_enforcement_drops_total", 0.04 * dt, reason="rate_limited")
+            s.inc("agent_core_tool_executions_total", 2 * dt, status="success")
+            s.observe("agent_core_tool_duration_seconds", 0.2)
+            s.observe("agent_core_tool_selection_duration_seconds", 0.01)
+            s.inc("agent_core_fsm_transitions_total", 4 * dt)
+            s.observe("agent_core_task_tokens", 1500)
+        elif s.job == "llm-service":
+            tokens = self.token_rate * f.token_multiplier * dt
+            s.inc("llm_tokens_total", tokens * 0.7, type="prompt")
+            s.inc("llm_tokens_total", tokens * 0.3, type="completion")
+            s.inc("llm_cost_total", self.cost_rate * f.token_multiplier * dt)
+            s.inc("llm_requests_total", 3 * dt, cache_status="miss")
+            s.inc("llm_requests_total", 1 * dt, cache_status="hit")
+            s.inc("llm_service_errors_total", 0.02 * dt)
+            s.observe("llm_request_duration_seconds", random.uniform(0.8, 2.0))
+            s.inc("llm_manager_requests_total", 4 * dt, status="success")
+        elif s.job == "tempo":
+            s.inc("tempo_distributor_spans_received_total", 50 * dt, tenant="single-tenant")
+            s.inc("tempo_ingester_traces_created_total", 5 * dt, tenant="single-tenant")
+            s.set("tempo_metrics_generator_registry_active_series", 120, tenant="single-tenant")
+
+    def inject(self, **changes: Any) -> None:
+        with self._lock:
+            for key, value in changes.items():
+                setattr(self.faults, key, value)
+
+    def recover(self) -> None:
+        with self._lock:
+            self.faults = Faults()
+
+
+@dataclass(frozen=True)
+class Notification:
+    receiver: str  # pager, chat or deadman (the path Alertmanager posted to)
+    alertnames: tuple[str, ...]
+    status: str  # firing or resolved
+    at: float
+
+
+class Receiver:
+    """Records every notification Alertmanager delivers: PagerDuty events, Slack messages, webhooks."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.notifications: list[Notification] = []
+        self.payloads: list[tuple[str, dict[str, Any]]] = []
+        self._dedup: dict[str, tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    receiver._record(self.path, json.loads(body))
+                finally:
+                    self.send_response(202 if self.path.startswith("/pagerduty") else 200)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="receiver", daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _record(self, path: str, payload: dict[str, Any]) -> None:
+        now = time.monotonic()
+        self.payloads.append((path, payload))
+        if path.startswith("/pagerduty"):
+            key = payload.get("dedup_key", "")
+            if payload.get("event_action") == "trigger":
+                details = payload.get("payload", {}).get("custom_details", {})
+                names = tuple(sorted(set(details.get("alertnames", "").split())))
+                self._dedup[key] = names
+                entry = Notification("pager", names, "firing", now)
+            else:
+                entry = Notification("pager", self._dedup.get(key, ()), "resolved", now)
+        elif path.startswith("/slack"):
+            title = payload["attachments"][0]["title"]
+            status = "resolved" if title.startswith("[RESOLVED") else "firing"
+            name = title.split("] ", 1)[1].split(" (", 1)[0]
+            entry = Notification("chat", (name,), status, now)
+        else:
+            names = tuple(sorted({a["labels"]["alertname"] for a in payload.get("alerts", [])}))
+            entry = Notification(payload.get("receiver", path.strip("/")), names, payload.get("status", ""), now)
+        with self._lock:
+            self.notifications.append(entry)
+
+    def find(self, receiver: str, alertname: str, status: str = "firing", since: float = 0.0) -> list[Notification]:
+        with self._lock:
+            return [n for n in self.notifications if n.receiver == receiver and alertname in n.alertnames
+                    and n.status == status and n.at >= since]
+
+    def names_in(self, receiver: str, since: float = 0.0) -> set[str]:
+        with self._lock:
+            return {name for n in self.notifications if n.receiver == receiver and n.at >= since for name in n.alertnames}
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
+    """Poll until `predicate` returns something truthy; fail after `timeout` seconds with `what`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+# --- Tempo's metrics-generator stand-in: span metrics and service graphs by remote write -------
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def encode_write_request(series: list[tuple[dict[str, str], float, int]]) -> bytes:
+    """A Prometheus remote-write WriteRequest (protobuf), one sample per series."""
+    import struct
+
+    body = b""
+    for labels, value, timestamp_ms in series:
+        ts = b"".join(_field(1, _field(1, k.encode()) + _field(2, v.encode())) for k, v in sorted(labels.items()))
+        sample = _varint(1 << 3 | 1) + struct.pack("<d", value) + _varint(2 << 3 | 0) + _varint(timestamp_ms)
+        body += _field(1, ts + _field(2, sample))
+    return body
+
+
+class MetricsGenerator:
+    """Remote-writes what Tempo's metrics-generator would derive from Shannon's traces.
+
+    It posts to the remote-write URL of the rendered tempo.yaml, which checks that the
+    URL is Prometheus's and that Prometheus runs with its remote-write receiver on.
+    """
+
+    SERVICES = ("orchestrator", "agent-core", "llm-service")
+    EDGES = (("orchestrator", "agent-core"), ("orchestrator", "llm-service"), ("agent-core", "llm-service"))
+    BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
+
+    def __init__(self, url: str, external_labels: dict[str, str]) -> None:
+        self.url = url
+        self.external_labels = external_labels
+        self.sent = 0
+        self.errors: list[str] = []
+        self._counts: dict[tuple[tuple[str, str], ...], float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="metrics-generator", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _add(self, name: str, labels: dict[str, str], amount: float) -> tuple[dict[str, str], float]:
+        full = {"__name__": name, **self.external_labels, **labels}
+        key = tuple(sorted(full.items()))
+        self._counts[key] = self._counts.get(key, 0.0) + amount
+        return full, self._counts[key]
+
+    def _batch(self, dt: float) -> list[tuple[dict[str, str], float, int]]:
+        now = int(time.time() * 1000)
+        out = []
+        for service in self.SERVICES:
+            for status, rate in (("STATUS_CODE_UNSET", 20.0), ("STATUS_CODE_ERROR", 0.2)):
+                labels = {"service": service, "span_name": f"{service}.handle", "span_kind": "SPAN_KIND_SERVER",
+                          "status_code": status}
+                out.append((*self._add("traces_spanmetrics_calls_total", labels, rate * dt), now))
+                for le in (*self.BUCKETS, float("inf")):
+                    share = 0.2 if le < 0.05 else (0.7 if le < 0.5 else 1.0)
+                    bucket = {**labels, "le": "+Inf" if le == float("inf") else repr(le)}
+                    out.append((*self._add("traces_spanmetrics_latency_bucket", bucket, rate * dt * share), now))
+        for client, server in self.EDGES:
+            labels = {"client": client, "server": server, "connection_type": ""}
+            out.append((*self._add("traces_service_graph_request_total", labels, 10.0 * dt), now))
+            out.append((*self._add("traces_service_graph_request_failed_total", labels, 0.1 * dt), now))
+        return out
+
+    def _run(self) -> None:
+        import cramjam
+        import requests
+
+        last = time.monotonic()
+        while not self._stop.wait(2.0):
+            now = time.monotonic()
+            batch, last = self._batch(now - last), now
+            body = bytes(cramjam.snappy.compress_raw(encode_write_request(batch)))
+            try:
+                response = requests.post(self.url, data=body, timeout=5, headers={
+                    "Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
+                    "X-Prometheus-Remote-Write-Version": "0.1.0"})
+                if response.status_code >= 300:
+                    self.errors.append(f"{response.status_code} {response.text[:200]}")
+                else:
+                    self.sent += 1
+            except requests.RequestException as error:
+                self.errors.append(str(error))

@@ -1,0 +1,255 @@
+"""The rendered stack running for real: Debian's Prometheus, Alertmanager and exporters against a simulated fleet.
+
+The configuration is what `python -m components.render --stack e2e` writes for
+Pulumi.e2e.yaml, which is Pulumi.prod.yaml with only these differences:
+
+Addresses
+  * Shannon targets and the stack's own jobs are static 127.0.0.1 addresses on free
+    ports (`shannon.targets[].addresses`, `addresses.*`) instead of EndpointSlice
+    discovery; Prometheus notifies both Alertmanagers, which gossip on loopback
+    (`addresses.alertmanager-peers`) instead of pod DNS names.
+  * Receivers point at the local receiver: PagerDuty's events URL (`receivers.pager.url`),
+    and the Slack and deadman URLs given as the secrets' test values.
+  * `alertmanager.secretsDir` is a temporary directory instead of the Secret's mount.
+  * Blackbox probes target the simulated services' /health; the Grafana URL is loopback.
+Intervals
+  * Scrape every 2s (timeout 2s), evaluate every 1s, re-send alerts every 2s.
+  * Alertmanager groups wait 1s, re-notify after 2s, repeat after 1h; heartbeat every 3s.
+  * Range windows shrink (`rules.rangeOverrides`: 5m->10s, 30m->20s, 1h->30s, 3h/6h->45s,
+    1d->30m, 30d->120s), so a fault clears in seconds rather than minutes.
+`for:` durations
+  * Scaled by 0.2 and capped at 20s (`rules.forScale`, `rules.maxFor`): 1m -> 12s, 2m and more -> 20s.
+Beyond the stack file, and unavoidable here
+  * 2 Alertmanager peers (prod: 3) and 1 Prometheus (prod: an HA pair of 2).
+  * Debian's binaries: Prometheus 2.42 (run with expand-external-labels, which 3.x has on by
+    default), Alertmanager 0.25, node-exporter 1.5, postgres/redis/blackbox exporters from
+    bookworm, instead of the pinned images. The Postgres and Redis exporters run without a
+    database to reach (pg_up and redis_up read 0).
+  * Grafana, Tempo and Temporal cannot run here: stand-in endpoints answer their scrape jobs,
+    and a stand-in for Tempo's metrics-generator remote-writes span metrics and service-graph
+    series to the URL in the rendered tempo.yaml.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from components.builders import promql
+from components.builders.dashboards import collect_dashboards, dashboard_queries
+from tests.e2e.conftest import Stack, ready
+from tests.e2e.fleet import wait_until
+
+pytestmark = pytest.mark.e2e
+
+SHANNON_COMPONENTS = {"orchestrator", "agent-core", "llm-service"}
+# Dashboard queries that may legitimately return nothing for a healthy fleet.
+MAY_BE_EMPTY = {
+    'ALERTS{alertstate="firing", alertname!="Watchdog"}': "no alert fires in a healthy fleet",
+}
+
+
+def _shannon_alerts(stack: Stack) -> list[str]:
+    return [f"{a['labels']['alertname']} ({a['state']})" for a in stack.alerts()
+            if a["labels"].get("component") in SHANNON_COMPONENTS]
+
+
+def _delivered(stack: Stack, receiver: str, alertname: str, status: str, since: float, timeout: float) -> float:
+    """Wait for a notification; return its delay after `since`."""
+    found = wait_until(lambda: stack.receiver.find(receiver, alertname, status, since), timeout,
+                       f"{status} {alertname} at the {receiver} receiver")
+    return found[0].at - since
+
+
+def test_targets_up_and_rules_load(e2e: Stack):
+    """Every scrape target is up; every rule group the render wrote is loaded and evaluates without error."""
+    rendered = yaml.safe_load((e2e.work / "render/prometheus/prometheus.yml").read_text())
+    expected = sum(len(c["targets"]) for job in rendered["scrape_configs"] for c in job["static_configs"])
+
+    def unhealthy() -> list[str]:
+        targets = e2e.api("/api/v1/targets")["activeTargets"]
+        if len(targets) < expected:
+            return [f"{len(targets)} of {expected} targets discovered"]
+        return [f"{t['labels']['job']} {t['scrapeUrl']}: {t['lastError']}" for t in targets if t["health"] != "up"]
+
+    wait_until(lambda: not unhealthy(), 30, "all targets up", interval=0.5)
+    jobs = {t["labels"]["job"] for t in e2e.api("/api/v1/targets")["activeTargets"]}
+    assert jobs == {job["job_name"] for job in rendered["scrape_configs"]}
+    assert {"orchestrator", "agent-core", "llm-service", "temporal", "prometheus", "alertmanager", "grafana", "tempo",
+            "node-exporter", "postgres", "redis", "blackbox-exporter", "blackbox"} <= jobs
+
+    rendered_groups = {g["name"] for path in (e2e.work / "render/prometheus/rules").glob("*.yml")
+                       for g in yaml.safe_load(path.read_text())["groups"]}
+    time.sleep(2)  # let every group evaluate at least once
+    groups = e2e.api("/api/v1/rules")["groups"]
+    assert {g["name"] for g in groups} == rendered_groups
+    errors = [(r["name"], r["lastError"]) for g in groups for r in g["rules"] if r.get("health") != "ok" or r.get("lastError")]
+    assert errors == []
+    assert e2e.query("sum(prometheus_rule_evaluation_failures_total)")[0]["value"][1] == "0"
+
+
+def test_healthy_fleet_is_quiet_and_watchdog_reaches_deadman(e2e: Stack):
+    """With a healthy fleet no Shannon alert is pending or firing, and the Watchdog heartbeat reaches deadman."""
+    start = time.monotonic()
+    wait_until(lambda: not _shannon_alerts(e2e), 30, "no Shannon alert pending or firing")
+    time.sleep(5)  # stays quiet: nothing becomes pending over several evaluations
+    assert _shannon_alerts(e2e) == []
+    _delivered(e2e, "deadman", "Watchdog", "firing", start - 60, 30)
+    heartbeats = len(e2e.receiver.find("deadman", "Watchdog"))
+    wait_until(lambda: len(e2e.receiver.find("deadman", "Watchdog")) > heartbeats, 15, "a repeated heartbeat")
+    assert not e2e.receiver.names_in("pager", since=start) & {"Watchdog"}
+
+
+def test_policy_faults_page_and_resolve(e2e: Stack):
+    """Errors, the kill switch and slow evaluations page; after recovery each sends a resolved notification."""
+    start = time.monotonic()
+    e2e.fleet.inject(policy_error_ratio=0.5, kill_switch=True, policy_latency=0.02)
+    expected = ["PolicyErrorRateHigh", "PolicyEmergencyKillSwitch", "PolicyLatencyHigh"]
+    for alertname in expected:
+        _delivered(e2e, "pager", alertname, "firing", start, 60)
+    assert not e2e.receiver.names_in("chat", since=start) & set(expected)
+    recovered = time.monotonic()
+    e2e.fleet.recover()
+    for alertname in expected:
+        _delivered(e2e, "pager", alertname, "resolved", recovered, 60)
+
+
+def test_stopped_services_page_once_each_and_resolve(e2e: Stack):
+    """Stopping agent-core and one orchestrator pages each exactly once though both Alertmanagers got the alert."""
+    start = time.monotonic()
+    e2e.fleet.services["agent-core-0"].stop()
+    e2e.fleet.services["orchestrator-1"].stop()
+    try:
+        for alertname in ("AgentCoreDown", "OrchestratorDown"):
+            _delivered(e2e, "pager", alertname, "firing", start, 60)
+        down = e2e.firing("OrchestratorDown")
+        assert [a["labels"]["instance"] for a in down] == [e2e.fleet.services["orchestrator-1"].address]
+        for i in range(2):
+            received = requests.get(f"{e2e.alertmanager(i)}/api/v2/alerts", timeout=5).json()
+            assert "AgentCoreDown" in {a["labels"]["alertname"] for a in received}, f"alertmanager-{i} lacks the alert"
+        # Long enough for the second peer (it waits its position x 15s) to notify if deduplication failed.
+        time.sleep(17)
+        for alertname in ("AgentCoreDown", "OrchestratorDown"):
+            assert len(e2e.receiver.find("pager", alertname, "firing", start)) == 1, alertname
+    finally:
+        recovered = time.monotonic()
+        e2e.fleet.services["agent-core-0"].start()
+        e2e.fleet.services["orchestrator-1"].start()
+    for alertname in ("AgentCoreDown", "OrchestratorDown"):
+        _delivered(e2e, "pager", alertname, "resolved", recovered, 60)
+
+
+def test_alertmanager_survives_losing_a_peer(e2e: Stack):
+    """With one Alertmanager peer stopped, the next alert is still delivered, exactly once."""
+    e2e.stop("alertmanager-0")
+    try:
+        start = time.monotonic()
+        e2e.fleet.services["llm-service-0"].stop()
+        delay = _delivered(e2e, "pager", "LLMServiceDown", "firing", start, 90)
+        time.sleep(4)
+        assert len(e2e.receiver.find("pager", "LLMServiceDown", "firing", start)) == 1
+        recovered = time.monotonic()
+        e2e.fleet.services["llm-service-0"].start()
+        _delivered(e2e, "pager", "LLMServiceDown", "resolved", recovered, 90)
+        assert delay < 60
+    finally:
+        e2e.fleet.services["llm-service-0"].start()
+        e2e.start("alertmanager-0")
+        wait_until(lambda: ready(f"{e2e.alertmanager(0)}/-/ready"), 30, "alertmanager-0 back")
+
+
+def test_llm_spike_goes_to_chat_and_resolves(e2e: Stack):
+    """A token and cost spike raises TokenUsageSpike and LLMCostSpike in chat; recovery resolves them."""
+    start = time.monotonic()
+    e2e.fleet.inject(token_multiplier=100.0)
+    for alertname in ("TokenUsageSpike", "LLMCostSpike"):
+        _delivered(e2e, "chat", alertname, "firing", start, 60)
+    assert not e2e.receiver.names_in("pager", since=start) & {"TokenUsageSpike", "LLMCostSpike"}
+    recovered = time.monotonic()
+    e2e.fleet.recover()
+    for alertname in ("TokenUsageSpike", "LLMCostSpike"):
+        _delivered(e2e, "chat", alertname, "resolved", recovered, 60)
+
+
+def test_prometheus_keeps_data_across_restart(e2e: Stack):
+    """Stopped and started on the same data directory, Prometheus still answers for series from before."""
+    before = time.time() - 5
+    series = e2e.query('up{job="orchestrator"}', time=before)
+    assert len(series) == 2
+    pid = e2e.processes["prometheus"].popen.pid
+    e2e.stop("prometheus")
+    e2e.start("prometheus")
+    assert e2e.processes["prometheus"].popen.pid != pid
+    wait_until(lambda: ready(f"{e2e.prometheus}/-/ready"), 60, "prometheus ready again")
+    after = e2e.query('up{job="orchestrator"}', time=before)
+    assert {s["metric"]["instance"] for s in after} == {s["metric"]["instance"] for s in series}
+    history = e2e.api("/api/v1/query_range", query='up{job="orchestrator"}', start=before - 60, end=time.time(), step=5)
+    assert all(len(s["values"]) > 5 for s in history["result"])
+
+
+def test_rules_reload_without_restart_and_keep_running_on_bad_input(e2e: Stack):
+    """A changed rule file is picked up through /-/reload; a broken one is rejected and the old rules keep running."""
+    rules_dir = e2e.work / "render/prometheus/rules"
+    probe = rules_dir / "e2e-reload.yml"
+    pid = e2e.processes["prometheus"].popen.pid
+    started = e2e.api("/api/v1/status/runtimeinfo")["startTime"]
+    try:
+        probe.write_text(yaml.safe_dump({"groups": [{"name": "e2e-reload", "rules": [
+            {"record": "e2e:reload_probe", "expr": "vector(42)"}]}]}))
+        assert requests.post(f"{e2e.prometheus}/-/reload", timeout=10).status_code == 200
+        wait_until(lambda: e2e.query("e2e:reload_probe"), 15, "the new recording rule evaluated")
+        assert e2e.query("e2e:reload_probe")[0]["value"][1] == "42"
+
+        probe.write_text(yaml.safe_dump({"groups": [{"name": "e2e-reload", "rules": [
+            {"record": "e2e:reload_probe", "expr": "vector(42"}]}]}))
+        assert requests.post(f"{e2e.prometheus}/-/reload", timeout=10).status_code != 200
+        wait_until(lambda: e2e.query("prometheus_config_last_reload_successful")[0]["value"][1] == "0", 15,
+                   "the failed reload reported")
+        first = e2e.query("timestamp(e2e:reload_probe)")[0]["value"][1]
+        wait_until(lambda: e2e.query("timestamp(e2e:reload_probe)")[0]["value"][1] != first, 15,
+                   "the previous rules still evaluating")
+    finally:
+        probe.unlink(missing_ok=True)
+        requests.post(f"{e2e.prometheus}/-/reload", timeout=10)
+    assert e2e.processes["prometheus"].popen.pid == pid
+    assert e2e.api("/api/v1/status/runtimeinfo")["startTime"] == started
+
+
+def test_every_dashboard_query_returns_data(e2e: Stack):
+    """Every shipped dashboard query, variables substituted, runs as Grafana's range query without error, with data."""
+    assert e2e.fleet.faults == type(e2e.fleet.faults)() and all(s.running for s in e2e.fleet.services.values())
+    queries = dashboard_queries(collect_dashboards())
+    assert len(queries) > 100
+    end = time.time()
+    empty, failed = [], []
+    for query in queries:
+        expr = promql.substitute(query.expr, rate_interval="30s", range_="2m")
+        response = requests.get(f"{e2e.prometheus}/api/v1/query_range", timeout=30,
+                                params={"query": expr, "start": end - 120, "end": end, "step": 15})
+        body: dict[str, Any] = response.json()
+        if body.get("status") != "success":
+            failed.append(f"{query.dashboard} / {query.panel}: {body.get('error')} :: {expr}")
+        elif not body["data"]["result"] and query.expr not in MAY_BE_EMPTY:
+            empty.append(f"{query.dashboard} / {query.panel}: {expr}")
+    assert not failed, "\n".join(failed)
+    assert not empty, "no data for:\n" + "\n".join(empty)
+
+
+def test_render_rejects_broken_rules_before_anything_runs(tmp_path: Path):
+    """The render command refuses a rule file with invalid PromQL, naming file and rule, and writes nothing."""
+    import shutil
+
+    from components.builders.rules import RULES_DIR, RuleFileError, load_rule_files
+
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules)
+    broken = rules / "shannon-policy.yml"
+    broken.write_text(broken.read_text().replace("> 0.05", "> 0.05)", 1))
+    with pytest.raises(RuleFileError, match=r"shannon-policy\.yml: group 'shannon-policy', rule 'PolicyErrorRateHigh': "
+                                            r"expr is not valid PromQL"):
+        load_rule_files(rules)
