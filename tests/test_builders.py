@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.conftest import ROOT
 
 from components.builders import alertmanager, grafana, prometheus, tempo
 from components.settings import StackSettings, load_settings
 from components.stackfile import load_stack
+from tests.conftest import ROOT
 
 SHANNON_JOBS = ["orchestrator", "agent-core", "llm-service", "temporal"]
 

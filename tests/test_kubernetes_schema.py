@@ -6,6 +6,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+
 from tests.conftest import StackRun
 
 KUBERNETES_VERSION = "1.31.0"

@@ -6,9 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.conftest import ROOT, tool
 
 from components.render import main as render_main
+from tests.conftest import ROOT, tool
 
 
 def _run(*cmd: str) -> subprocess.CompletedProcess:

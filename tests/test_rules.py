@@ -10,7 +10,6 @@ from typing import Any
 import promql_parser
 import pytest
 import yaml
-from tests.conftest import ROOT, tool
 
 from components.builders import promql
 from components.builders.alertmanager import COMPONENT_DOWN_ALERTS
@@ -23,6 +22,7 @@ from components.catalog import load_catalog
 from components.lint import Expression, lint_expressions
 from components.stackfile import load_stack
 from components.units import prom_duration_seconds
+from tests.conftest import ROOT, tool
 
 RULES = load_rule_files()
 ALERTS = {rule["alert"]: rule for _, _, rule in iter_rules(RULES) if "alert" in rule}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.conftest import ROOT, TEST_SECRETS, run_stack
 
 from components.settings import SettingsError, load_settings
 from components.stackfile import load_stack
+from tests.conftest import ROOT, TEST_SECRETS, run_stack
 
 
 def _error(values: dict, stack: str = "prod", secrets: set[str] | None = None) -> SettingsError:
@@ -113,6 +113,7 @@ def test_unpinned_image_override_rejected():
 def test_program_refuses_missing_secrets_before_creating_resources():
     """Under mocks, the real program stops with the secrets list and registers no resource."""
     import pulumi
+
     from tests.conftest import RecordingMocks
 
     mocks = RecordingMocks()
@@ -127,6 +128,7 @@ def test_program_refuses_missing_secrets_before_creating_resources():
 def test_program_reports_invalid_stack_file(tmp_path):
     """Under mocks, an invalid stack file stops the program with the settings problems, nothing created."""
     import pulumi
+
     from tests.conftest import RecordingMocks
 
     stack_file = tmp_path / "Pulumi.dev.yaml"

@@ -6,10 +6,10 @@ import hashlib
 from typing import Any
 
 import yaml
-from tests.conftest import ROOT, StackRun, run_stack
 
 from components.render import render_files
 from components.stackfile import load_stack
+from tests.conftest import ROOT, StackRun, run_stack
 
 COMPONENTS = {"Prometheus", "Alertmanager", "Grafana", "Tempo", "NodeExporter", "GrafanaContent"}
 
