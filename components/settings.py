@@ -454,6 +454,14 @@ class StackSettings(Model):
                                    example=defaults.IMAGES[component])
         return images
 
+    @model_validator(mode="after")
+    def _grafana_reachable(self) -> StackSettings:
+        if self.platform == "kubernetes" and self.grafana.content == "api" and self.grafana.url is None:
+            raise FieldProblemError(
+                "grafana.url", "with grafana.content=api on Kubernetes the program must reach Grafana's API: "
+                "set its URL (e.g. the ingress), or use grafana.content=files", example="https://grafana.example.com")
+        return self
+
     @property
     def environment_label(self) -> str:
         return self.environment or self.stack

@@ -71,7 +71,7 @@ def test_retention_size_larger_than_volume():
 
 def test_missing_secrets_reported_together():
     """Every required secret that is not set is listed at once, each with a `--secret` command."""
-    error = _error({"platform": "kubernetes"}, secrets=set())
+    error = _error({"platform": "kubernetes", "grafana": {"url": "https://grafana.example.com"}}, secrets=set())
     keys = [p.key for p in error.missing_secrets]
     assert keys == ["pagerdutyRoutingKey", "slackApiUrl"]
     assert all(p.fix.startswith(f"pulumi config set --secret {p.key} ") for p in error.missing_secrets)
@@ -138,3 +138,12 @@ def test_program_reports_invalid_stack_file(tmp_path):
         run_stack("dev", stack_file=stack_file, mocks=mocks)
     assert mocks.resources == []
     assert "prometheus.retention: '30x' is not a Prometheus duration" in str(info.value)
+
+
+def test_kubernetes_api_content_needs_a_grafana_url():
+    """On Kubernetes, managing Grafana through its API needs the URL the program reaches it at."""
+    error = _error({"platform": "kubernetes", "grafana": {"content": "api"}})
+    (problem,) = error.problems
+    assert problem.key == "grafana.url"
+    assert problem.fix == "pulumi config set --path 'grafana.url' https://grafana.example.com --stack prod"
+    load_settings("prod", {"platform": "kubernetes", "grafana": {"content": "files"}}, secrets_present=set(TEST_SECRETS))

@@ -239,3 +239,20 @@ def test_outputs(prod_run: StackRun, dev_run: StackRun):
     assert dev_run.outputs["prometheus_local_url"] == "http://127.0.0.1:9090"
     assert dev_run.outputs["grafana_local_url"] == "http://127.0.0.1:3000"
     assert "grafana_admin_password" in prod_run.secret_outputs and "grafana_admin_password" in dev_run.secret_outputs
+
+
+def test_grafana_files_mode_provisions_through_configmap(tmp_path):
+    """With grafana.content=files there is no Grafana provider; datasources and dashboards are provisioning files."""
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    stack_file.write_text((ROOT / "Pulumi.prod.yaml").read_text().replace("    content: api", "    content: files"))
+    run = run_stack("prod", stack_file=stack_file)
+    assert not run.of_type("pulumi:providers:grafana")
+    assert not [r for r in run.resources if r.type.startswith("grafana:")]
+    files = _configmap_files(run, "grafana-config")
+    assert "provisioning/datasources/datasources.yml" in files
+    assert "provisioning/dashboards/shannon.yml" in files
+    assert {f"dashboards/{n}" for n in ("policy.json", "overview.json", "traces.json")} <= set(files)
+    settings, secrets = load_stack("prod", ROOT, stack_file)
+    rendered = render_files(settings, secrets)
+    assert files["provisioning/datasources/datasources.yml"] == rendered["grafana/datasources.yml"]
+    assert files["dashboards/policy.json"] == rendered["grafana/dashboards/policy.json"]
