@@ -175,7 +175,7 @@ def test_tempo_config(prod: StackSettings):
 
 def test_tempo_s3_credentials_are_env_references(prod: StackSettings):
     """With S3 storage the config holds ${...} references, never the keys, and env expansion is on."""
-    s3 = load_settings("prod", {"platform": "kubernetes", "tempo": {"storage": "s3", "s3": {
+    s3 = load_settings("prod", {"platform": "kubernetes", "grafana": {"content": "files"}, "tempo": {"storage": "s3", "s3": {
         "bucket": "traces", "endpoint": "minio:9000", "insecure": True}}}, require_secrets=False)
     storage = tempo.build_tempo_config(s3)["storage"]["trace"]
     assert storage["backend"] == "s3"
