@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real programs the tests run, from Debian's archive:
-#   - bookworm: prometheus 2.42, prometheus-alertmanager 0.25 (amtool), prometheus-node-exporter 1.5
-#     (the live binaries of the end-to-end tests);
+#   - bookworm: prometheus 2.42, prometheus-alertmanager 0.25 (amtool), prometheus-node-exporter 1.5,
+#     and the Postgres, Redis and blackbox exporters (the live binaries of the end-to-end tests);
 #   - trixie's promtool 2.53, extracted to /usr/local/bin/promtool: bookworm's promtool is built
 #     without Kubernetes service discovery and rejects kubernetes_sd_configs, which the prod
 #     config uses. promtool 2.53 is a static Go binary that only needs libc (>= 2.34).
@@ -14,9 +14,11 @@ export DEBIAN_FRONTEND=noninteractive
 
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null
+  prometheus prometheus-alertmanager prometheus-node-exporter \
+  prometheus-postgres-exporter prometheus-redis-exporter prometheus-blackbox-exporter >/dev/null
 # The packages start services on systems with systemd; the tests start their own processes.
-for service in prometheus prometheus-alertmanager prometheus-node-exporter; do
+for service in prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter \
+               prometheus-redis-exporter prometheus-blackbox-exporter; do
   $SUDO systemctl stop "$service" 2>/dev/null || true
   $SUDO systemctl disable "$service" 2>/dev/null || true
 done
