@@ -4,15 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import (
-    EnforcementLevel,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
-
 from policies import (
     RESOURCE_POLICIES,
     STACK_POLICY_DESCRIPTION,
@@ -22,6 +13,14 @@ from policies import (
     allowed,
     load_allowlist,
     pdb_for_replicated,
+)
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
 

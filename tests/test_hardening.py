@@ -96,7 +96,7 @@ def test_hardening_check_finds_gaps(prod_run: StackRun):
 
 def test_node_exporter_host_mounts_are_read_only(prod_run: StackRun):
     """node-exporter mounts the host's /proc, /sys and / read-only, and nothing else from the host."""
-    name, workload = next((n, w) for n, w in _workloads(prod_run) if n == "node-exporter")
+    _name, workload = next((n, w) for n, w in _workloads(prod_run) if n == "node-exporter")
     pod = workload["spec"]["template"]["spec"]
     host = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
     assert sorted(host.values()) == ["/", "/proc", "/sys"]

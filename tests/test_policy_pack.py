@@ -8,7 +8,7 @@ from tests.conftest import ROOT, StackRun
 
 sys.path.insert(0, str(ROOT / "policy"))
 
-import policies  # noqa: E402
+import policies
 
 
 def _resources(run: StackRun) -> list[policies.Resource]:

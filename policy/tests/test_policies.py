@@ -11,8 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import policies  # noqa: E402
-from policies import Resource  # noqa: E402
+import policies
+from policies import Resource
 
 STS = "kubernetes:apps/v1:StatefulSet"
 
@@ -134,9 +134,8 @@ def test_allowlist_entries_have_reasons_and_apply():
 
 def test_pack_registers_every_policy_as_mandatory():
     """The pulumi-policy pack carries every policy, all MANDATORY."""
-    from pulumi_policy import EnforcementLevel
-
     import pack
+    from pulumi_policy import EnforcementLevel
 
     built = pack.build_policies()
     assert [p.name for p in built] == [p.name for p in policies.RESOURCE_POLICIES] + [policies.STACK_POLICY_NAME]
