@@ -1,0 +1,307 @@
+"""A reviewer's summary of what changes between two renders: `python -m components.diff <base> <head>`.
+
+Markdown grouped by kind: scrape jobs, alert and recording rules, Alertmanager
+routes and receivers (credentials never shown), datasources, dashboards compared
+per panel by title (ids and key order ignored), Tempo, and other files. Two
+identical renders print "no changes".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SECRET_FIELDS = re.compile(r"(routing_key|service_key|api_key|api_url|password|token|secret)$", re.I)
+USERINFO = re.compile(r"(://)[^/\s:@]+:[^/\s@]+@")
+
+
+def _load(path: Path) -> Any:
+    if not path.exists():
+        return None
+    text = path.read_text()
+    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    return json.dumps(value, sort_keys=True)
+
+
+def _short(value: Any) -> bool:
+    text = _fmt(value)
+    return "\n" not in text and len(text) <= 80
+
+
+def _code(value: Any) -> str:
+    return f"`{_fmt(value)}`"
+
+
+def _block(value: Any, indent: str) -> list[str]:
+    """A fenced block indented to sit inside a list item."""
+    return [f"{indent}```", *(f"{indent}{line}" for line in _fmt(value).splitlines()), f"{indent}```"]
+
+
+def _pair(label: str, old: Any, new: Any, indent: str = "") -> list[str]:
+    """`label: old -> new` when both are short, else before/after blocks under the label."""
+    if _short(old) and _short(new):
+        return [f"{indent}- {label}: {_code(old)} -> {_code(new)}"]
+    return [f"{indent}- {label}:", f"{indent}  - before:", *_block(old, indent + "    "),
+            f"{indent}  - after:", *_block(new, indent + "    ")]
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out or {prefix: {}}
+    return {prefix: value}
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    """Credentials become "(secret)": by field name, or a URL's user:password."""
+    if isinstance(value, dict):
+        return {k: _mask(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, key) for v in value]
+    if isinstance(value, str) and (SECRET_FIELDS.search(key) or (key == "url" and "secret-placeholder" in value)):
+        return "(secret)"
+    if isinstance(value, str):
+        return USERINFO.sub(r"\1(secret)@", value)
+    return value
+
+
+def _changed_keys(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    b, a = _flatten(before), _flatten(after)
+    return [(k, b.get(k), a.get(k)) for k in sorted(set(b) | set(a)) if b.get(k) != a.get(k)]
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+
+def scrape_jobs(base: Path, head: Path) -> list[str]:
+    before, after = _load(base / "prometheus/prometheus.yml") or {}, _load(head / "prometheus/prometheus.yml") or {}
+    jobs_b = {j["job_name"]: j for j in before.get("scrape_configs", [])}
+    jobs_a = {j["job_name"]: j for j in after.get("scrape_configs", [])}
+    lines = [f"- **added** job `{j}`" for j in jobs_a if j not in jobs_b]
+    lines += [f"- **removed** job `{j}`" for j in jobs_b if j not in jobs_a]
+    for job in jobs_a:
+        if job in jobs_b and jobs_a[job] != jobs_b[job]:
+            lines.append(f"- **changed** job `{job}`:")
+            for k, b, a in _changed_keys(jobs_b[job], jobs_a[job]):
+                lines += _pair(f"`{k}`", b, a, "  ")
+    rest_b = {k: v for k, v in before.items() if k != "scrape_configs"}
+    rest_a = {k: v for k, v in after.items() if k != "scrape_configs"}
+    for k, b, a in _changed_keys(rest_b, rest_a):
+        lines += _pair(f"Prometheus `{k}`", b, a)
+    return lines
+
+
+def _rules(root: Path) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted((root / "prometheus/rules").glob("*.yml")):
+        for group in (_load(path) or {}).get("groups", []):
+            for rule in group.get("rules", []):
+                kind = "alert" if "alert" in rule else "record"
+                name = rule[kind]
+                key = f"{kind} `{name}`"
+                if key in out:  # a record name may appear several times, with different labels
+                    key = f"{key} {json.dumps(rule.get('labels', {}), sort_keys=True)}"
+                out[key] = {**rule, "_file": path.name, "_group": group["name"]}
+    return out
+
+
+def rules(base: Path, head: Path) -> list[str]:
+    before, after = _rules(base), _rules(head)
+    lines = []
+    for k in after:
+        if k not in before:
+            lines += [f"- **added** {k} ({after[k]['_file']}):", *_block(after[k]["expr"], "  ")]
+    lines += [f"- **removed** {k} ({before[k]['_file']})" for k in before if k not in after]
+    for key in after:
+        if key not in before:
+            continue
+        b, a = before[key], after[key]
+        diffs = [f for f in ("expr", "for", "labels", "annotations") if b.get(f) != a.get(f)]
+        if not diffs:
+            continue
+        lines.append(f"- **changed** {key} ({a['_file']}):")
+        for field in diffs:
+            if field in ("labels", "annotations"):
+                for k, old, new in _changed_keys(b.get(field) or {}, a.get(field) or {}):
+                    lines += _pair(f"{field[:-1]} `{k}`", old, new, "  ")
+            else:
+                lines += _pair(f"`{field}`", b.get(field), a.get(field), "  ")
+    return lines
+
+
+def alertmanager(base: Path, head: Path) -> list[str]:
+    before = _mask(_load(base / "alertmanager/alertmanager.yml") or {})
+    after = _mask(_load(head / "alertmanager/alertmanager.yml") or {})
+    lines = []
+    if before.get("route") != after.get("route"):
+        for k, b, a in _changed_keys(before.get("route") or {}, after.get("route") or {}):
+            lines += _pair(f"route `{k}`", b, a)
+    rec_b = {r["name"]: r for r in before.get("receivers", [])}
+    rec_a = {r["name"]: r for r in after.get("receivers", [])}
+    lines += [f"- **added** receiver `{n}`" for n in rec_a if n not in rec_b]
+    lines += [f"- **removed** receiver `{n}`" for n in rec_b if n not in rec_a]
+    for name in rec_a:
+        if name in rec_b and rec_a[name] != rec_b[name]:
+            lines.append(f"- **changed** receiver `{name}`:")
+            for k, b, a in _changed_keys(rec_b[name], rec_a[name]):
+                lines += _pair(f"`{k}`", b, a, "  ")
+    for key in ("inhibit_rules", "global"):
+        if before.get(key) != after.get(key):
+            lines += _pair(f"`{key}`", before.get(key), after.get(key))
+    return lines
+
+
+def datasources(base: Path, head: Path) -> list[str]:
+    before = {d["uid"]: d for d in (_load(base / "grafana/datasources.yml") or {}).get("datasources", [])}
+    after = {d["uid"]: d for d in (_load(head / "grafana/datasources.yml") or {}).get("datasources", [])}
+    lines = [f"- **added** datasource `{u}` ({after[u]['type']}, {after[u].get('url')})" for u in after if u not in before]
+    lines += [f"- **removed** datasource `{u}`" for u in before if u not in after]
+    for uid in after:
+        if uid in before and after[uid] != before[uid]:
+            for k, b, a in _changed_keys(_mask(before[uid]), _mask(after[uid])):
+                lines += _pair(f"datasource `{uid}` `{k}`", b, a)
+    return lines
+
+
+def _panels(dashboard: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for panel in dashboard.get("panels", []):
+        for p in [panel, *panel.get("panels", [])]:
+            if p.get("type") != "row":
+                out[p.get("title", f"panel {p.get('id')}")] = p
+    return out
+
+
+def _normal(panel: dict[str, Any]) -> dict[str, Any]:
+    """A panel without what does not change its meaning: ids, positions, query ref ids."""
+    clean = {k: v for k, v in panel.items() if k not in {"id", "gridPos"}}
+    clean["targets"] = [{k: v for k, v in t.items() if k != "refId"} for t in panel.get("targets", [])]
+    return json.loads(json.dumps(clean, sort_keys=True))
+
+
+def _thresholds(panel: dict[str, Any]) -> Any:
+    return ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("thresholds")
+
+
+def dashboards(base: Path, head: Path) -> list[str]:
+    files_b = {p.name: _load(p) for p in sorted((base / "grafana/dashboards").glob("*.json"))}
+    files_a = {p.name: _load(p) for p in sorted((head / "grafana/dashboards").glob("*.json"))}
+    lines = [f"- **added** dashboard `{n}` ({files_a[n].get('title')})" for n in files_a if n not in files_b]
+    lines += [f"- **removed** dashboard `{n}`" for n in files_b if n not in files_a]
+    for name in files_a:
+        if name not in files_b:
+            continue
+        before, after = _panels(files_b[name]), _panels(files_a[name])
+        title = files_a[name].get("title", name)
+        entries = [f"  - panel **{t}** added" for t in after if t not in before]
+        entries += [f"  - panel **{t}** removed" for t in before if t not in after]
+        for t in after:
+            if t not in before or _normal(before[t]) == _normal(after[t]):
+                continue
+            b, a = before[t], after[t]
+            queries_b = [q.get("expr") or q.get("query") for q in b.get("targets", [])]
+            queries_a = [q.get("expr") or q.get("query") for q in a.get("targets", [])]
+            if queries_b != queries_a:
+                for i in range(max(len(queries_b), len(queries_a))):
+                    old = queries_b[i] if i < len(queries_b) else None
+                    new = queries_a[i] if i < len(queries_a) else None
+                    if old != new:
+                        entries += _pair(f"panel **{t}** query changed", old, new, "  ")
+            if _thresholds(b) != _thresholds(a):
+                entries += _pair(f"panel **{t}** threshold changed", _thresholds(b), _thresholds(a), "  ")
+            rest_b = {k: v for k, v in _normal(b).items() if k != "targets"}
+            rest_a = {k: v for k, v in _normal(a).items() if k != "targets"}
+            other = [k for k, _, _ in _changed_keys(rest_b, rest_a) if not k.startswith("fieldConfig.defaults.thresholds")]
+            if other:
+                entries.append(f"  - panel **{t}** settings changed: {', '.join(f'`{k}`' for k in other)}")
+        meta = [k for k in sorted(set(files_a[name]) | set(files_b[name]))
+                if k not in {"panels", "id", "version"} and files_a[name].get(k) != files_b[name].get(k)]
+        if meta:
+            entries.append("  - dashboard settings changed: " + ", ".join(f"`{k}`" for k in meta))
+        if entries:
+            lines.append(f"- `{name}` ({title}):")
+            lines += entries
+    return lines
+
+
+def tempo(base: Path, head: Path) -> list[str]:
+    before, after = _load(base / "tempo/tempo.yaml"), _load(head / "tempo/tempo.yaml")
+    if before is None and after is None:
+        return []
+    if before is None or after is None:
+        return ["- Tempo **enabled**" if before is None else "- Tempo **disabled**"]
+    lines = []
+    for k, b, a in _changed_keys(_mask(before), _mask(after)):
+        lines += _pair(f"`{k}`", b, a)
+    return lines
+
+
+def other_files(base: Path, head: Path) -> list[str]:
+    covered = {"prometheus/prometheus.yml", "alertmanager/alertmanager.yml", "grafana/datasources.yml",
+               "tempo/tempo.yaml"}
+
+    def files(root: Path) -> dict[str, Path]:
+        out = {}
+        for p in root.rglob("*"):
+            rel = p.relative_to(root).as_posix()
+            if p.is_file() and rel not in covered and not rel.startswith(("prometheus/rules/", "grafana/dashboards/")):
+                out[rel] = p
+        return out
+
+    fb, fa = files(base), files(head)
+    lines = [f"- **added** `{r}`" for r in sorted(fa) if r not in fb]
+    lines += [f"- **removed** `{r}`" for r in sorted(fb) if r not in fa]
+    lines += [f"- **changed** `{r}`" for r in sorted(fa) if r in fb and fa[r].read_bytes() != fb[r].read_bytes()]
+    return lines
+
+
+SECTIONS = [
+    ("Scrape jobs", scrape_jobs),
+    ("Alert and recording rules", rules),
+    ("Alertmanager routes and receivers", alertmanager),
+    ("Datasources", datasources),
+    ("Dashboards", dashboards),
+    ("Tempo", tempo),
+    ("Other files", other_files),
+]
+
+
+def summarize(base: Path, head: Path, title: str | None = None) -> str:
+    parts = []
+    for heading, section in SECTIONS:
+        lines = section(base, head)
+        if lines:
+            parts.append(f"### {heading}\n\n" + "\n".join(lines))
+    header = f"## {title}\n\n" if title else ""
+    return header + ("\n\n".join(parts) if parts else "no changes") + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components.diff", description=__doc__.split("\n\n")[0])
+    parser.add_argument("base", type=Path, help="render directory of the base (e.g. main)")
+    parser.add_argument("head", type=Path, help="render directory of the head (the pull request)")
+    parser.add_argument("--title", help="heading of the summary, e.g. the stack name")
+    args = parser.parse_args(argv)
+    for root in (args.base, args.head):
+        if not (root / "prometheus/prometheus.yml").exists():
+            print(f"error: {root} is not a render directory (no prometheus/prometheus.yml)", file=sys.stderr)
+            return 2
+    sys.stdout.write(summarize(args.base, args.head, args.title))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
