@@ -208,6 +208,8 @@ class Receivers(Model):
 
 class RouteTiming(Model):
     group_wait: Duration = Field("30s", description="Wait before the first notification of a new group.")
+    page_group_wait: Duration = Field(
+        "10s", description="groupWait of the critical (pager) route: pages go out sooner than chat batches.")
     group_interval: Duration = Field("5m", description="Wait before notifying about new alerts in a group.")
     repeat_interval: Duration = Field("4h", description="Re-send a still-firing group after this long.")
     deadman_repeat_interval: Duration = Field("1m", description="Heartbeat period of the Watchdog to the deadman receiver.")

@@ -130,6 +130,15 @@ def test_alertmanager_routes(prod: StackSettings):
     assert receivers["chat"] == ['severity="warning"']
 
 
+def test_pages_wait_less_than_chat(prod: StackSettings):
+    """The pager route has its own, shorter group_wait; chat keeps the batching default."""
+    route = alertmanager.build_alertmanager_config(prod, {})["route"]
+    pager = next(r for r in route["routes"] if r["receiver"] == "pager")
+    assert pager["group_wait"] == prod.alertmanager.route.page_group_wait == "10s"
+    assert route["group_wait"] == prod.alertmanager.route.group_wait == "30s"
+    assert "group_wait" not in next(r for r in route["routes"] if r["receiver"] == "chat")
+
+
 def test_alertmanager_prod_reads_credentials_from_files(prod: StackSettings):
     """PagerDuty and Slack credentials are file references; without a deadman URL the deadman is a null receiver."""
     config = alertmanager.build_alertmanager_config(prod, {})

@@ -93,7 +93,9 @@ def build_alertmanager_config(settings: StackSettings, secret_values: Mapping[st
                 {"receiver": "deadman", "matchers": ['alertname="Watchdog"'], "group_wait": "0s",
                  "group_interval": timing.deadman_repeat_interval,
                  "repeat_interval": timing.deadman_repeat_interval},
-                {"receiver": "pager", "matchers": ['severity="critical"']},
+                # Batching delays a page by groupWait; critical groups wait only long enough
+                # to collect the alerts of one failure (one evaluation of every replica).
+                {"receiver": "pager", "matchers": ['severity="critical"'], "group_wait": timing.page_group_wait},
                 {"receiver": "chat", "matchers": ['severity="warning"']},
                 {"receiver": "null", "matchers": ['severity=~"info|none"']},
             ],
