@@ -50,9 +50,10 @@ check: render
 	promtool check config build/$(STACK)/prometheus/prometheus.yml
 	amtool check-config build/$(STACK)/alertmanager/alertmanager.yml
 
-# Regenerate rules/slo.generated.yml from rules/slos.yaml.
+# Regenerate rules/slo.generated.yml (from rules/slos.yaml) and rules/dashboards.generated.yml (from dashboards/).
 rules: venv
 	$(BIN)/python -m components.builders.slo
+	$(BIN)/python -m components.builders.dashboard_rules
 
 # Deploy the dev stack on the local Docker engine.
 up-dev: venv

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ class Family:
 class Catalog:
     families: dict[str, Family]
     remote_written: frozenset[str]  # sources whose series arrive by remote write: no target labels
+    jobs: dict[str, str] = field(default_factory=dict)  # source -> the job that scrapes it
 
     def series(self) -> dict[str, tuple[frozenset[str], str]]:
         """Series name -> (labels it may carry, source)."""
@@ -72,7 +73,8 @@ def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
             if name in families:
                 raise ValueError(f"{path.name}: {name} listed under both {families[name].source} and {source}")
             families[name] = Family(name, spec["type"], frozenset(spec.get("labels", [])), source)
-    return Catalog(families, frozenset(remote))
+    jobs = {source: body["job"] for source, body in data["sources"].items() if "job" in body}
+    return Catalog(families, frozenset(remote), jobs)
 
 
 def shannon_sections(reference: dict[str, Any]) -> dict[str, Any]:

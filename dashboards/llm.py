@@ -1,4 +1,8 @@
-"""LLM usage and cost: tokens and spend by provider and model, latency, caching."""
+"""LLM usage and cost: tokens and spend by provider and model, latency, caching.
+
+Rates and latencies read the 1-minute recorded 5m rates of rules/dashboards.generated.yml;
+"in range" totals and gauges read raw series and follow $instance.
+"""
 
 from __future__ import annotations
 
@@ -8,55 +12,57 @@ from dashboards.lib import Dashboard, q, stat, steps, table, timeseries
 
 UID = "shannon-llm"
 SEL = 'job="llm-service", instance=~"$instance"'
+COST = "job_provider_model:llm_cost:rate5m"
+TOKENS = "job_provider_model_type:llm_tokens:rate5m"
 
 
 def build() -> dict[str, Any]:
     d = Dashboard(UID, "Shannon / LLM Usage and Cost", "llm-service: tokens, cost, latency and caching by provider and model.",
                   ["llm", "cost"], instance_job="llm-service")
     d.add(
-        stat("Spend Rate", [q(f"sum(rate(llm_cost_total{{{SEL}}}[$__rate_interval])) * 3600", "USD/h")],
+        stat("Spend Rate", [q(f"sum({COST}) * 3600", "USD/h")],
              unit="currencyUSD", w=6, decimals=2, thresholds=steps(("green", None), ("yellow", 5), ("red", 20)),
              description="Current LLM spend extrapolated to an hour. LLMCostSpike fires at 3x the daily average and above 5 USD/h."),
         stat("Spend in Range", [q(f"sum(increase(llm_cost_total{{{SEL}}}[$__range]))", "USD", instant=True)],
              unit="currencyUSD", w=6, decimals=2),
-        stat("Tokens/s", [q(f"sum(rate(llm_tokens_total{{{SEL}}}[$__rate_interval]))", "tokens/s")],
+        stat("Tokens/s", [q(f"sum({TOKENS})", "tokens/s")],
              unit="short", w=6, thresholds=steps(("green", None), ("red", 10000)),
              description="TokenUsageSpike fires above 10,000 tokens/s."),
         stat("Active Connections", [q(f"sum(llm_service_active_connections{{{SEL}}})", "connections")], w=6),
     )
     d.add(
         timeseries("Tokens by Provider and Model", [
-            q(f"sum by (provider, model, type) (rate(llm_tokens_total{{{SEL}}}[$__rate_interval]))", "{{provider}}/{{model}} {{type}}"),
+            q(f"sum by (provider, model, type) ({TOKENS})", "{{provider}}/{{model}} {{type}}"),
         ], unit="short", w=12, stack=True),
         timeseries("Cost by Provider and Model", [
-            q(f"sum by (provider, model) (rate(llm_cost_total{{{SEL}}}[$__rate_interval])) * 3600", "{{provider}}/{{model}}"),
+            q(f"sum by (provider, model) ({COST}) * 3600", "{{provider}}/{{model}}"),
         ], unit="currencyUSD", w=12, stack=True),
     )
     d.add(
         timeseries("Request P95 Latency by Provider", [
-            q(f"histogram_quantile(0.95, sum by (provider, le) (rate(llm_request_duration_seconds_bucket{{{SEL}}}[$__rate_interval])))",
-              "{{provider}}", exemplar=True),
+            q("histogram_quantile(0.95, sum by (provider, le) (job_provider_le:llm_request_duration_seconds_bucket:rate5m))",
+              "{{provider}}"),
         ], unit="s", w=12, thresholds=steps(("green", None), ("red", 8)),
             description="LLMServiceLatencyHigh fires above 8s."),
         timeseries("Requests by Cache Status", [
-            q(f"sum by (cache_status) (rate(llm_requests_total{{{SEL}}}[$__rate_interval]))", "{{cache_status}}"),
+            q("sum by (cache_status) (job_cache_status:llm_requests:rate5m)", "{{cache_status}}"),
         ], unit="reqps", w=12, stack=True),
     )
     d.add(
         timeseries("Errors by Type", [
-            q(f"sum by (error_type, component) (rate(llm_service_errors_total{{{SEL}}}[$__rate_interval]))",
-              "{{component}}: {{error_type}}"),
+            # The metric's own `component` label is stored as exported_component (it meets the target label).
+            q("sum by (error_type) (job_error_type:llm_service_errors:rate5m)", "{{error_type}}"),
         ], unit="reqps", w=12),
         table("Spend by Model in Range", [
             q(f"sort_desc(sum by (provider, model) (increase(llm_cost_total{{{SEL}}}[$__range])))", instant=True, fmt="table"),
         ], unit="currencyUSD", w=12, sort_by="Value"),
     )
     d.add(
-        timeseries("Provider Circuit Breakers Opened", [
-            q(f"sum by (provider) (increase(llm_manager_circuit_breaker_open_total{{{SEL}}}[$__rate_interval]))", "{{provider}}"),
+        timeseries("Provider Circuit Breakers Opened (per 5m)", [
+            q("sum by (provider) (job_provider:llm_manager_circuit_breaker_open:rate5m) * 300", "{{provider}}"),
         ], unit="short", w=12),
         timeseries("Prompt Cache Savings", [
-            q('sum(rate(shannon_prompt_cache_savings_usd_total{job="orchestrator"}[$__rate_interval])) * 3600', "USD/h saved"),
+            q("sum(job:shannon_prompt_cache_savings_usd:rate5m) * 3600", "USD/h saved"),
         ], unit="currencyUSD", w=12),
     )
     return d.build()

@@ -75,7 +75,7 @@ def build() -> dict[str, Any]:
     )
     d.add(
         timeseries("Dry-Run vs Enforce Decisions",
-                   [q(f"sum by (original_decision, effective_mode) (rate(shannon_policy_mode_comparison_total{{{RAW}}}[$__rate_interval]))",
+                   [q("sum by (original_decision, effective_mode) (job_original_decision_effective_mode:shannon_policy_mode_comparison:rate5m)",
                       "{{effective_mode}}: would {{original_decision}}")],
                    unit="reqps", w=24, description="What enforce mode would have decided for dry-run traffic."),
     )

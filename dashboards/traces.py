@@ -2,7 +2,8 @@
 
 The span metrics (`traces_spanmetrics_*`) and service-graph series
 (`traces_service_graph_*`) are remote-written to Prometheus by Tempo's
-metrics-generator. Data links open the matching traces in Explore.
+metrics-generator; the panels read their 1-minute recorded 5m rates
+(rules/dashboards.generated.yml). Data links open the matching traces in Explore.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from dashboards.lib import Dashboard, explore_traces_link, node_graph, q, table, tempo_query, timeseries
 
 UID = "shannon-traces"
-ERROR = 'status_code="STATUS_CODE_ERROR"'
+CALLS = "service_status_code:traces_spanmetrics_calls:rate5m"
 
 
 def build() -> dict[str, Any]:
@@ -24,23 +25,23 @@ def build() -> dict[str, Any]:
                      description="Calls between Shannon services, from Tempo's service-graph processor."))
     d.add(
         timeseries("Span Rate by Service", [
-            q("sum by (service) (rate(traces_spanmetrics_calls_total[$__rate_interval]))", "{{service}}"),
+            q(f"sum by (service) ({CALLS})", "{{service}}"),
         ], unit="reqps", w=8, links=service_link),
         timeseries("Span Error Ratio by Service", [
-            q(f"sum by (service) (rate(traces_spanmetrics_calls_total{{{ERROR}}}[$__rate_interval]))"
-              " / (sum by (service) (rate(traces_spanmetrics_calls_total[$__rate_interval])) > 0)", "{{service}}"),
+            q(f'sum by (service) ({CALLS}{{status_code="STATUS_CODE_ERROR"}}) / (sum by (service) ({CALLS}) > 0)',
+              "{{service}}"),
         ], unit="percentunit", w=8, links=[explore_traces_link(
             "Failed traces of ${__field.labels.service}",
             '{resource.service.name="${__field.labels.service}" && status=error}')]),
         timeseries("Span P95 Latency by Service", [
-            q("histogram_quantile(0.95, sum by (service, le) (rate(traces_spanmetrics_latency_bucket[$__rate_interval])))",
-              "{{service}}", exemplar=True),
+            q("histogram_quantile(0.95, sum by (service, le) (service_le:traces_spanmetrics_latency_bucket:rate5m))",
+              "{{service}}"),
         ], unit="s", w=8, links=service_link),
     )
     d.add(
         timeseries("Service Graph Requests", [
-            q("sum by (client, server) (rate(traces_service_graph_request_total[$__rate_interval]))", "{{client}} -> {{server}}"),
-            q("sum by (client, server) (rate(traces_service_graph_request_failed_total[$__rate_interval]))",
+            q("sum by (client, server) (client_server:traces_service_graph_request:rate5m)", "{{client}} -> {{server}}"),
+            q("sum by (client, server) (client_server:traces_service_graph_request_failed:rate5m)",
               "failed {{client}} -> {{server}}"),
         ], unit="reqps", w=12),
         table("Slowest Operations (P95)", [

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from components.builders import promql
 from components.builders.dashboards import DashboardError, collect_dashboards, validate_dashboard
 from components.builders.grafana import DATASOURCE_UIDS
+from components.catalog import SHANNON_SERVICES, load_catalog
 
 DASHBOARDS = collect_dashboards()
 REQUIRED = {"shannon-policy-production", "shannon-enforcement", "shannon-overview", "shannon-llm", "shannon-workflows",
@@ -48,17 +50,39 @@ def test_folder_tags_and_templating(name: str):
     assert dashboard["editable"] is False
 
 
-def test_service_dashboards_filter_by_instance():
-    """Dashboards about one service offer an $instance variable and their raw queries honour it."""
+def test_service_dashboards_filter_raw_series_by_instance():
+    """Dashboards about one service offer an $instance variable, and every query of its raw series honours it."""
     jobs = {"policy.json": "orchestrator", "enforcement.json": "agent-core", "llm.json": "llm-service",
             "workflows.json": "orchestrator", "agent-core.json": "agent-core"}
     for name, job in jobs.items():
         dashboard = DASHBOARDS[name]
         variables = {v["name"]: v for v in dashboard["templating"]["list"]}
         assert f'up{{job="{job}"}}' in variables["instance"]["definition"], name
-        raw = [t["expr"] for p in _panels(dashboard) for t in p["targets"]
-               if "expr" in t and "[$__rate_interval]" in t["expr"] and f'job="{job}"' in t["expr"]]
-        assert raw and all('instance=~"$instance"' in e for e in raw), name
+        exprs = [t.get("expr", "") for p in _panels(dashboard) for t in p["targets"]]
+        assert all('instance=~"$instance"' in e for e in exprs if f'job="{job}"' in e), name
+        assert any('instance=~"$instance"' in e for e in exprs), f"{name}: no panel follows $instance"
+
+
+def test_range_queries_never_rate_raw_shannon_series():
+    """Range panels read recorded 5m rates, never rate() over raw Shannon or span-metric series.
+
+    A 30-day view of a raw rate reads every sample of every instance and label combination
+    (seconds per panel at fleet scale, bench/results.md); the recorded series are one per line.
+    """
+    catalog = load_catalog()
+    raw = {name for name, (_, source) in catalog.series().items()
+           if source in (*SHANNON_SERVICES, "tempo-metrics-generator")}
+    offenders = []
+    for name, dashboard in DASHBOARDS.items():
+        for panel in _panels(dashboard):
+            for target in panel["targets"]:
+                expr = target.get("expr", "")
+                if not expr or target.get("instant"):
+                    continue
+                selected = {s.metric for s in promql.selectors(promql.substitute(expr))}
+                if selected & raw and ("rate(" in expr or "increase(" in expr):
+                    offenders.append(f"{name} / {panel['title']}: {expr}")
+    assert not offenders, "read a recorded <labels>:<metric>:rate5m series instead:\n" + "\n".join(offenders)
 
 
 def test_policy_dashboard_keeps_every_original_panel():

@@ -232,6 +232,32 @@ def test_slo_rules_are_generated_from_the_spec():
     assert GENERATED_FILE.read_text() == render_slo_rule_file(load_slo_spec())
 
 
+def test_dashboard_rules_are_generated_from_the_dashboards():
+    """rules/dashboards.generated.yml records exactly the <labels>:<metric>:rate5m series the dashboards read."""
+    from components.builders import dashboard_rules
+
+    assert dashboard_rules.GENERATED_FILE.read_text() == dashboard_rules.render_rule_file(dashboard_rules.dashboard_exprs()), \
+        "run `make rules` after changing dashboards"
+
+
+def test_dashboard_rule_names_derive_their_rules():
+    """The recorded name alone gives the rule: labels split against the catalog, counters and histogram parts, remote series."""
+    from components.builders.dashboard_rules import DashboardRuleError, recording_rule
+    from components.catalog import load_catalog
+
+    catalog = load_catalog()
+    assert recording_rule("job_tool_name_status:agent_core_tool_executions:rate5m", catalog) == {
+        "record": "job_tool_name_status:agent_core_tool_executions:rate5m",
+        "expr": 'sum by (job, tool_name, status) (rate(agent_core_tool_executions_total{job="agent-core"}[5m]))'}
+    assert recording_rule("job_le:shannon_task_tokens_used_bucket:rate5m", catalog)["expr"] == \
+        'sum by (job, le) (rate(shannon_task_tokens_used_bucket{job="orchestrator"}[5m]))'
+    assert recording_rule("service_le:traces_spanmetrics_latency_bucket:rate5m", catalog)["expr"] == \
+        "sum by (service, le) (rate(traces_spanmetrics_latency_bucket[5m]))"
+    for bad in ("job_colour:agent_core_tasks:rate5m", "job:agent_core_nonexistent:rate5m", "mode:agent_core_tasks:rate5m"):
+        with pytest.raises(DashboardRuleError):
+            recording_rule(bad, catalog)
+
+
 def test_slo_spec_adds_an_slo_in_one_entry():
     """One more spec entry yields its own SLI recordings and fast/slow burn alerts."""
     from components.builders.slo import SLO, build_slo_rule_file

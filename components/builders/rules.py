@@ -6,8 +6,9 @@ and group names are unique across files. All problems are reported at once,
 each naming the file, group and rule.
 
 Settings may adjust the rules only for test stacks: `rules.forScale`/`maxFor`
-shorten `for:` durations and `rules.rangeOverrides` shortens range windows; prod
-and dev render the files unchanged apart from formatting.
+shorten `for:` durations and `rules.rangeOverrides` shortens range windows (and
+drops group intervals, so every group follows the stack's short evaluation
+interval); prod and dev render the files unchanged apart from formatting.
 """
 
 from __future__ import annotations
@@ -181,7 +182,10 @@ def apply_settings(files: dict[str, dict[str, Any]], settings: StackSettings) ->
                     annotations["runbook_url"] = annotations["runbook_url"].replace(RUNBOOK, base.rstrip("/"))
                     rule["annotations"] = annotations
                 rules.append(rule)
-            groups.append({**group, "rules": rules})
+            adjusted = {**group, "rules": rules}
+            if settings.rules.range_overrides:
+                adjusted.pop("interval", None)
+            groups.append(adjusted)
         out[name] = {"groups": groups}
     return out
 

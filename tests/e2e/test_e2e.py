@@ -42,8 +42,8 @@ import yaml
 
 from components.builders import promql
 from components.builders.dashboards import collect_dashboards, dashboard_queries
-from tests.e2e.conftest import Stack, ready
 from tests.e2e.fleet import wait_until
+from tests.e2e.harness import Stack, ready
 
 pytestmark = pytest.mark.e2e
 
