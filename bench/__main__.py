@@ -213,8 +213,8 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f}"
 
 
-def _s(value: float | None) -> str:
-    return "never" if value is None else f"{value:.1f}"
+def _s(value: float | None, unit: str = "") -> str:
+    return "never" if value is None else f"{value:.1f}{unit}"
 
 
 def write_results(path: Path, args: argparse.Namespace, machine: dict[str, str], versions: dict[str, str],
@@ -304,6 +304,9 @@ def write_results(path: Path, args: argparse.Namespace, machine: dict[str, str],
         errors = [f"- {r.config} {r.alert} #{r.index}: {r.error}" for r in lat if r.error]
         if errors:
             lines += ["", "Runs that failed to start:", "", *errors]
+        notes = sorted({f"- {r.config} {r.alert}: {r.note}" for r in lat if r.note})
+        if notes:
+            lines += ["", "Runs that delivered nothing, with Prometheus's view of the rule at the timeout:", "", *notes]
         lines.append("")
     if prog is not None:
         lines += [
@@ -345,10 +348,10 @@ def _summary(qb: QueryBench | None, lat: list[latency.Run] | None, prog: list[pr
         rows = {(r.config, r.alert): r for r in latency.table(lat)}
         ours, orig = rows[("ours", "OrchestratorDown")], rows[("original", "OrchestratorDown")]
         met = ours.median is not None and ours.median <= PAGE_TARGET_S
-        parts.append(f"OrchestratorDown median {_s(ours.median)} s ours vs {_s(orig.median)} s original "
+        parts.append(f"OrchestratorDown median {_s(ours.median, ' s')} ours vs {_s(orig.median, ' s')} original "
                      f"(target <= 90 s: {'met' if met else 'MISSED'})")
         ours, orig = rows[("ours", "PolicyErrorRateHigh")], rows[("original", "PolicyErrorRateHigh")]
-        parts.append(f"PolicyErrorRateHigh median {_s(ours.median)} s ours vs {_s(orig.median)} s original")
+        parts.append(f"PolicyErrorRateHigh median {_s(ours.median, ' s')} ours vs {_s(orig.median, ' s')} original")
     if prog:
         big = prog[-1]
         parts.append(f"program at {big.services} services {big.seconds:.1f} s, {big.peak_rss_mib:.0f} MiB "

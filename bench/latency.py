@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
 import yaml
 
 from tests.e2e.fleet import Fleet, Receiver, wait_until
@@ -41,6 +42,7 @@ class Run:
     index: int
     latency: float | None = None  # seconds; None if nothing arrived within the timeout
     error: str | None = None
+    note: str | None = None  # why nothing arrived, from Prometheus's view of the rule
 
 
 @dataclass
@@ -120,6 +122,18 @@ def _delivered(receiver: Receiver, alert: str, since: float) -> float | None:
     return min(found) if found else None
 
 
+def _diagnose(prometheus: str, alert: str) -> str:
+    """The rule's state and how many series its expression returns, when nothing was delivered."""
+    try:
+        groups = requests.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+        rule = next(r for g in groups for r in g["rules"] if r.get("name") == alert)
+        result = requests.get(f"{prometheus}/api/v1/query", params={"query": rule["query"]}, timeout=30).json()
+        count = len(result["data"]["result"])
+        return f"rule state {rule['state']!r}; its expression returns {count} series"
+    except (requests.RequestException, StopIteration, KeyError) as error:
+        return f"could not inspect the rule: {error}"
+
+
 def _run(run: Run, work: Path, reference: Path, timeout: float, rng: random.Random) -> None:
     stack: Stack | OriginalStack
     try:
@@ -143,6 +157,7 @@ def _run(run: Run, work: Path, reference: Path, timeout: float, rng: random.Rand
                 run.latency = at - injected
                 return
             time.sleep(0.2)
+        run.note = _diagnose(stack.prometheus, run.alert)
     finally:
         if isinstance(stack, OriginalStack):
             stop_original(stack)
