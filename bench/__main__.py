@@ -304,6 +304,11 @@ def write_results(path: Path, args: argparse.Namespace, machine: dict[str, str],
         errors = [f"- {r.config} {r.alert} #{r.index}: {r.error}" for r in lat if r.error]
         if errors:
             lines += ["", "Runs that failed to start:", "", *errors]
+        if any(r.config == "original" and r.alert == "PolicyErrorRateHigh" and r.delivered == 0 for r in rows):
+            lines += ["", "The original PolicyErrorRateHigh divides `shannon_policy_slo_errors_total` (labels"
+                      " error_category, effective_mode) by `shannon_policy_evaluations_total` (decision, mode,"
+                      " reason) without aggregating: one-to-one matching pairs no series, so it cannot fire."
+                      " This project's rule aggregates both sides by job first."]
         notes = sorted({f"- {r.config} {r.alert}: {r.note}" for r in lat if r.note})
         if notes:
             lines += ["", "Runs that delivered nothing, with Prometheus's view of the rule at the timeout:", "", *notes]
