@@ -86,17 +86,22 @@ def _changed_keys(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[s
 # --- sections ----------------------------------------------------------------------------------
 
 
+def _named_changes(kind: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Added, removed and changed items of one kind, keyed by name, with each changed key before and after."""
+    lines = [f"- **added** {kind} `{n}`" for n in after if n not in before]
+    lines += [f"- **removed** {kind} `{n}`" for n in before if n not in after]
+    for name in after:
+        if name in before and after[name] != before[name]:
+            lines.append(f"- **changed** {kind} `{name}`:")
+            for k, b, a in _changed_keys(before[name], after[name]):
+                lines += _pair(f"`{k}`", b, a, "  ")
+    return lines
+
+
 def scrape_jobs(base: Path, head: Path) -> list[str]:
     before, after = _load(base / "prometheus/prometheus.yml") or {}, _load(head / "prometheus/prometheus.yml") or {}
-    jobs_b = {j["job_name"]: j for j in before.get("scrape_configs", [])}
-    jobs_a = {j["job_name"]: j for j in after.get("scrape_configs", [])}
-    lines = [f"- **added** job `{j}`" for j in jobs_a if j not in jobs_b]
-    lines += [f"- **removed** job `{j}`" for j in jobs_b if j not in jobs_a]
-    for job in jobs_a:
-        if job in jobs_b and jobs_a[job] != jobs_b[job]:
-            lines.append(f"- **changed** job `{job}`:")
-            for k, b, a in _changed_keys(jobs_b[job], jobs_a[job]):
-                lines += _pair(f"`{k}`", b, a, "  ")
+    lines = _named_changes("job", {j["job_name"]: j for j in before.get("scrape_configs", [])},
+                           {j["job_name"]: j for j in after.get("scrape_configs", [])})
     rest_b = {k: v for k, v in before.items() if k != "scrape_configs"}
     rest_a = {k: v for k, v in after.items() if k != "scrape_configs"}
     for k, b, a in _changed_keys(rest_b, rest_a):
@@ -149,15 +154,8 @@ def alertmanager(base: Path, head: Path) -> list[str]:
     if before.get("route") != after.get("route"):
         for k, b, a in _changed_keys(before.get("route") or {}, after.get("route") or {}):
             lines += _pair(f"route `{k}`", b, a)
-    rec_b = {r["name"]: r for r in before.get("receivers", [])}
-    rec_a = {r["name"]: r for r in after.get("receivers", [])}
-    lines += [f"- **added** receiver `{n}`" for n in rec_a if n not in rec_b]
-    lines += [f"- **removed** receiver `{n}`" for n in rec_b if n not in rec_a]
-    for name in rec_a:
-        if name in rec_b and rec_a[name] != rec_b[name]:
-            lines.append(f"- **changed** receiver `{name}`:")
-            for k, b, a in _changed_keys(rec_b[name], rec_a[name]):
-                lines += _pair(f"`{k}`", b, a, "  ")
+    lines += _named_changes("receiver", {r["name"]: r for r in before.get("receivers", [])},
+                            {r["name"]: r for r in after.get("receivers", [])})
     for key in ("inhibit_rules", "global"):
         if before.get(key) != after.get(key):
             lines += _pair(f"`{key}`", before.get(key), after.get(key))
