@@ -214,12 +214,15 @@ def backfill_rules(promtool: str, levels: list[list[dict[str, Any]]], url: str, 
         rule_file.write_text(yaml.safe_dump({"groups": [{"name": f"level-{i}", "rules": rules}]}, sort_keys=False))
         out = work / f"backfill-level-{i}"
         t0 = time.monotonic()
-        subprocess.run([promtool, "tsdb", "create-blocks-from", "rules", f"--url={url}", f"--start={start}",
-                        f"--end={end}", "--eval-interval=60s", f"--output-dir={out}", str(rule_file)],
+        # 54h blocks, like the raw data: promtool writes a block per rule and block range.
+        subprocess.run([promtool, "tsdb", "create-blocks-from", "--max-block-duration=54h", "rules", f"--url={url}",
+                        f"--start={start}", f"--end={end}", "--eval-interval=60s", f"--output-dir={out}", str(rule_file)],
                        check=True, capture_output=True)
-        for block in out.iterdir():
+        blocks = list(out.iterdir())
+        for block in blocks:
             shutil.move(str(block), data_dir / block.name)
-        progress(f"  level {i}: {len(rules)} recording rules backfilled in {time.monotonic() - t0:.0f}s")
+        progress(f"  level {i}: {len(rules)} recording rules backfilled in {time.monotonic() - t0:.0f}s "
+                 f"({len(blocks)} blocks)")
         restart()
     return time.monotonic() - began
 
