@@ -1,7 +1,8 @@
 """Agent Core: tasks, FSM, tools, gRPC and the memory pool.
 
-Rates and latencies read the 1-minute recorded 5m rates of rules/dashboards.generated.yml
-(fleet-wide, cheap over 30 days); gauges are per instance and follow $instance.
+Rates and latencies read the 1-minute recorded 5m rates and P95s of
+rules/dashboards.generated.yml (fleet-wide, cheap over 30 days); gauges are per instance
+and follow $instance. `max by` over a recorded P95 only drops the job label.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def build() -> dict[str, Any]:
         timeseries("Tasks by Mode and Status", [q(f"sum by (mode, status) ({TASKS})", "{{mode}} {{status}}")],
                    w=12, stack=True),
         timeseries("Task Duration P95 by Mode", [
-            q(f"histogram_quantile(0.95, sum by (mode, le) ({TASK_DURATION}))", "{{mode}}"),
+            q("max by (mode) (job_mode:agent_core_task_duration_seconds:p95_rate5m)", "{{mode}}"),
         ], unit="s", w=12),
     )
     d.add(
@@ -49,18 +50,15 @@ def build() -> dict[str, Any]:
             q("sum by (tool_name, status) (job_tool_name_status:agent_core_tool_executions:rate5m)", "{{tool_name}} {{status}}"),
         ], w=12),
         timeseries("Tool Duration P95", [
-            q("histogram_quantile(0.95, sum by (tool_name, le) (job_tool_name_le:agent_core_tool_duration_seconds_bucket:rate5m))",
-              "{{tool_name}}"),
-            q("histogram_quantile(0.95, sum by (le) (job_le:agent_core_tool_selection_duration_seconds_bucket:rate5m))",
-              "tool selection"),
+            q("max by (tool_name) (job_tool_name:agent_core_tool_duration_seconds:p95_rate5m)", "{{tool_name}}"),
+            q("max(job:agent_core_tool_selection_duration_seconds:p95_rate5m)", "tool selection"),
         ], unit="s", w=12),
     )
     d.add(
         timeseries("gRPC Requests by Method and Status", [q(f"sum by (method, status) ({GRPC})", "{{method}} {{status}}")],
                    unit="reqps", w=12),
         timeseries("gRPC P95 by Method", [
-            q("histogram_quantile(0.95, sum by (method, le) (job_method_le:agent_core_grpc_request_duration_seconds_bucket:rate5m))",
-              "{{method}}"),
+            q("max by (method) (job_method:agent_core_grpc_request_duration_seconds:p95_rate5m)", "{{method}}"),
         ], unit="s", w=12),
     )
     d.add(
@@ -69,7 +67,7 @@ def build() -> dict[str, Any]:
             q(f"sum(agent_core_memory_pool_total_bytes{{{SEL}}})", "total"),
         ], unit="bytes", w=12),
         timeseries("Task Tokens P95 by Model", [
-            q("histogram_quantile(0.95, sum by (model, le) (job_model_le:agent_core_task_tokens_bucket:rate5m))", "{{model}}"),
+            q("max by (model) (job_model:agent_core_task_tokens:p95_rate5m)", "{{model}}"),
         ], w=12),
     )
     return d.build()

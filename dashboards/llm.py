@@ -1,19 +1,25 @@
 """LLM usage and cost: tokens and spend by provider and model, latency, caching.
 
-Rates and latencies read the 1-minute recorded 5m rates of rules/dashboards.generated.yml;
-"in range" totals and gauges read raw series and follow $instance.
+Rates, latencies and "in range" spend read the 1-minute recorded 5m rates and P95s of
+rules/dashboards.generated.yml (fleet-wide); gauges read raw series and follow $instance.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from components.builders.dashboard_rules import INTERVAL_S
 from dashboards.lib import Dashboard, q, stat, steps, table, timeseries
 
 UID = "shannon-llm"
 SEL = 'job="llm-service", instance=~"$instance"'
 COST = "job_provider_model:llm_cost:rate5m"
 TOKENS = "job_provider_model_type:llm_tokens:rate5m"
+# Spend over the range integrates the recorded rate: one sample per rule interval, each
+# worth that many seconds of spend. Reading increase() over every instance's raw counter
+# for 30 days was the slowest panel of the project's dashboards (bench/results.md).
+RULE_INTERVAL_S = INTERVAL_S
+IN_RANGE = "Spend over the dashboard range, fleet-wide: the recorded per-second rate summed minute by minute."
 
 
 def build() -> dict[str, Any]:
@@ -23,8 +29,8 @@ def build() -> dict[str, Any]:
         stat("Spend Rate", [q(f"sum({COST}) * 3600", "USD/h")],
              unit="currencyUSD", w=6, decimals=2, thresholds=steps(("green", None), ("yellow", 5), ("red", 20)),
              description="Current LLM spend extrapolated to an hour. LLMCostSpike fires at 3x the daily average and above 5 USD/h."),
-        stat("Spend in Range", [q(f"sum(increase(llm_cost_total{{{SEL}}}[$__range]))", "USD", instant=True)],
-             unit="currencyUSD", w=6, decimals=2),
+        stat("Spend in Range", [q(f"sum(sum_over_time({COST}[$__range])) * {RULE_INTERVAL_S}", "USD", instant=True)],
+             unit="currencyUSD", w=6, decimals=2, description=IN_RANGE),
         stat("Tokens/s", [q(f"sum({TOKENS})", "tokens/s")],
              unit="short", w=6, thresholds=steps(("green", None), ("red", 10000)),
              description="TokenUsageSpike fires above 10,000 tokens/s."),
@@ -40,8 +46,7 @@ def build() -> dict[str, Any]:
     )
     d.add(
         timeseries("Request P95 Latency by Provider", [
-            q("histogram_quantile(0.95, sum by (provider, le) (job_provider_le:llm_request_duration_seconds_bucket:rate5m))",
-              "{{provider}}"),
+            q("max by (provider) (job_provider:llm_request_duration_seconds:p95_rate5m)", "{{provider}}"),
         ], unit="s", w=12, thresholds=steps(("green", None), ("red", 8)),
             description="LLMServiceLatencyHigh fires above 8s."),
         timeseries("Requests by Cache Status", [
@@ -54,8 +59,8 @@ def build() -> dict[str, Any]:
             q("sum by (error_type) (job_error_type:llm_service_errors:rate5m)", "{{error_type}}"),
         ], unit="reqps", w=12),
         table("Spend by Model in Range", [
-            q(f"sort_desc(sum by (provider, model) (increase(llm_cost_total{{{SEL}}}[$__range])))", instant=True, fmt="table"),
-        ], unit="currencyUSD", w=12, sort_by="Value"),
+            q(f"sort_desc(sum by (provider, model) (sum_over_time({COST}[$__range])) * {RULE_INTERVAL_S})", instant=True, fmt="table"),
+        ], unit="currencyUSD", w=12, sort_by="Value", description=IN_RANGE),
     )
     d.add(
         timeseries("Provider Circuit Breakers Opened (per 5m)", [

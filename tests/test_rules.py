@@ -241,7 +241,7 @@ def test_dashboard_rules_are_generated_from_the_dashboards():
 
 
 def test_dashboard_rule_names_derive_their_rules():
-    """The recorded name alone gives the rule: labels split against the catalog, counters and histogram parts, remote series."""
+    """The recorded name alone gives the rule: labels split against the catalog, counters, histogram parts, quantiles, remote series."""
     from components.builders.dashboard_rules import DashboardRuleError, recording_rule
     from components.catalog import load_catalog
 
@@ -253,7 +253,13 @@ def test_dashboard_rule_names_derive_their_rules():
         'sum by (job, le) (rate(shannon_task_tokens_used_bucket{job="orchestrator"}[5m]))'
     assert recording_rule("service_le:traces_spanmetrics_latency_bucket:rate5m", catalog)["expr"] == \
         "sum by (service, le) (rate(traces_spanmetrics_latency_bucket[5m]))"
-    for bad in ("job_colour:agent_core_tasks:rate5m", "job:agent_core_nonexistent:rate5m", "mode:agent_core_tasks:rate5m"):
+    assert recording_rule("job_tool_name:agent_core_tool_duration_seconds:p95_rate5m", catalog)["expr"] == (
+        "histogram_quantile(0.95, sum by (job, tool_name, le) "
+        '(rate(agent_core_tool_duration_seconds_bucket{job="agent-core"}[5m])))')
+    assert recording_rule("job:shannon_workflow_duration_seconds:p50_rate5m", catalog)["expr"].startswith(
+        "histogram_quantile(0.50, sum by (job, le) ")
+    for bad in ("job_colour:agent_core_tasks:rate5m", "job:agent_core_nonexistent:rate5m", "mode:agent_core_tasks:rate5m",
+                "job:agent_core_tasks:p95_rate5m", "job_le:agent_core_tool_duration_seconds:p95_rate5m"):
         with pytest.raises(DashboardRuleError):
             recording_rule(bad, catalog)
 
