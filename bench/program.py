@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,14 @@ def stack_file(services: int, directory: Path) -> Path:
     return path
 
 
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM). Not getrusage's ru_maxrss: on Linux that
+    carries over the parent's peak through fork and exec, so a child of a large bench process
+    would report the parent's memory."""
+    line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
 def _child(services: int, extra_dashboards: int, path: Path) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
     import dashboards
@@ -48,12 +55,12 @@ def _child(services: int, extra_dashboards: int, path: Path) -> dict[str, float]
     for i in range(extra_dashboards):
         dashboards.BUILDERS[f"bench-{i:04d}"] = lambda i=i: {**template(), "uid": f"bench-{i:04d}",
                                                               "title": f"Bench service {i:04d}"}
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline = _peak_rss_mib()
     t0 = time.perf_counter()
     run = run_stack("prod", stack_file=path)
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"seconds": seconds, "peak_rss_mib": peak / 1024, "baseline_rss_mib": baseline / 1024,
+    peak = _peak_rss_mib()
+    return {"seconds": seconds, "peak_rss_mib": peak, "baseline_rss_mib": baseline,
             "resources": len(run.resources), "dashboards": BASE_DASHBOARDS + extra_dashboards}
 
 

@@ -123,3 +123,16 @@ def test_program_stack_file_scales_targets(tmp_path: Path):
     settings, _ = load_stack("prod", ROOT, path)
     assert len(settings.shannon.targets) == 100
     assert [t.job for t in settings.shannon.targets[:4]] == ["orchestrator", "agent-core", "llm-service", "temporal"]
+
+
+def test_program_memory_is_the_child_s_own():
+    """A program-cost child reports its own peak RSS, not its parent's: a parent holding 300 MiB
+    must not show up in the child's figure (getrusage's ru_maxrss would carry it over)."""
+    import sys
+
+    hog = bytearray(300 * 2**20)
+    hog[::4096] = b"\1" * len(hog[::4096])
+    out = subprocess.run([sys.executable, "-c", "from bench.program import _peak_rss_mib; print(_peak_rss_mib())"],
+                         cwd=Path(__file__).resolve().parents[1], check=True, capture_output=True, text=True)
+    del hog
+    assert 1 < float(out.stdout) < 200
