@@ -15,7 +15,7 @@ import shutil
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ import requests
 import yaml
 
 from components.builders import promql
+from components.builders.dashboards import panels
+from components.units import prom_duration
 
 VIEWPORT_PX = 1920
 MAX_POINTS = 11_000  # Prometheus refuses more points per series; Grafana raises the step to fit
@@ -51,10 +53,6 @@ def grafana_step(range_s: int, width_cols: int, min_interval_s: int, max_data_po
     return int(step)
 
 
-def duration(seconds: int) -> str:
-    return f"{seconds // 3600}h" if seconds % 3600 == 0 else f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
-
-
 @dataclass(frozen=True)
 class Query:
     dashboard: str
@@ -64,12 +62,6 @@ class Query:
     min_interval_s: int | None
     max_data_points: int | None
     instant: bool = False  # Grafana sends an instant query at the range's end
-
-
-def _panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for panel in dashboard.get("panels", []):
-        yield panel
-        yield from panel.get("panels", [])
 
 
 def _seconds(value: str | None) -> int | None:
@@ -87,7 +79,7 @@ def panel_queries(name: str, dashboard: dict[str, Any]) -> list[Query]:
     """Every visible Prometheus query of every panel, with what Grafana needs to pick the step."""
     dashboard = dashboard.get("dashboard", dashboard)
     out = []
-    for panel in _panels(dashboard):
+    for panel in panels(dashboard):
         if panel.get("type") == "row":
             continue
         for target in panel.get("targets", []):
@@ -106,7 +98,7 @@ def substitute(query: Query, step: int, scrape_s: int, range_s: int) -> str:
     """The query with Grafana's variables as Grafana would expand them; dashboard variables as "All"."""
     rate = max(step + scrape_s, 4 * scrape_s)
     expr = query.expr.replace("$__interval_ms", str(step * 1000))
-    return promql.substitute(expr, rate_interval=duration(rate), range_=duration(range_s))
+    return promql.substitute(expr, rate_interval=prom_duration(rate), range_=prom_duration(range_s))
 
 
 @dataclass

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from components.builders.dashboards import panels
+
 SECRET_FIELDS = re.compile(r"(routing_key|service_key|api_key|api_url|password|token|secret)$", re.I)
 USERINFO = re.compile(r"(://)[^/\s:@]+:[^/\s@]+@")
 
@@ -175,12 +177,7 @@ def datasources(base: Path, head: Path) -> list[str]:
 
 
 def _panels(dashboard: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    out = {}
-    for panel in dashboard.get("panels", []):
-        for p in [panel, *panel.get("panels", [])]:
-            if p.get("type") != "row":
-                out[p.get("title", f"panel {p.get('id')}")] = p
-    return out
+    return {p.get("title", f"panel {p.get('id')}"): p for p in panels(dashboard) if p.get("type") != "row"}
 
 
 def _normal(panel: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,15 @@ def prom_duration_seconds(value: str) -> float:
     return sum(int(n) * _PROM_UNITS[u] for u, n in match.groupdict().items() if n)
 
 
+def prom_duration(seconds: float) -> str:
+    """The shortest whole-unit Prometheus duration for `seconds` (rounded): 86400 -> 1d, 90 -> 90s."""
+    whole = round(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole >= size and whole % size == 0:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"
+
+
 def go_duration_seconds(value: str) -> float:
     """Seconds in a Go duration such as `336h` (Tempo's format); ValueError if malformed."""
     if not _GO_DURATION.match(value):

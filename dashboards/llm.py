@@ -18,7 +18,6 @@ TOKENS = "job_provider_model_type:llm_tokens:rate5m"
 # Spend over the range integrates the recorded rate: one sample per rule interval, each
 # worth that many seconds of spend. Reading increase() over every instance's raw counter
 # for 30 days was the slowest panel of the project's dashboards (bench/results.md).
-RULE_INTERVAL_S = INTERVAL_S
 IN_RANGE = "Spend over the dashboard range, fleet-wide: the recorded per-second rate summed minute by minute."
 
 
@@ -29,7 +28,7 @@ def build() -> dict[str, Any]:
         stat("Spend Rate", [q(f"sum({COST}) * 3600", "USD/h")],
              unit="currencyUSD", w=6, decimals=2, thresholds=steps(("green", None), ("yellow", 5), ("red", 20)),
              description="Current LLM spend extrapolated to an hour. LLMCostSpike fires at 3x the daily average and above 5 USD/h."),
-        stat("Spend in Range", [q(f"sum(sum_over_time({COST}[$__range])) * {RULE_INTERVAL_S}", "USD", instant=True)],
+        stat("Spend in Range", [q(f"sum(sum_over_time({COST}[$__range])) * {INTERVAL_S}", "USD", instant=True)],
              unit="currencyUSD", w=6, decimals=2, description=IN_RANGE),
         stat("Tokens/s", [q(f"sum({TOKENS})", "tokens/s")],
              unit="short", w=6, thresholds=steps(("green", None), ("red", 10000)),
@@ -59,7 +58,7 @@ def build() -> dict[str, Any]:
             q("sum by (error_type) (job_error_type:llm_service_errors:rate5m)", "{{error_type}}"),
         ], unit="reqps", w=12),
         table("Spend by Model in Range", [
-            q(f"sort_desc(sum by (provider, model) (sum_over_time({COST}[$__range])) * {RULE_INTERVAL_S})", instant=True, fmt="table"),
+            q(f"sort_desc(sum by (provider, model) (sum_over_time({COST}[$__range])) * {INTERVAL_S})", instant=True, fmt="table"),
         ], unit="currencyUSD", w=12, sort_by="Value", description=IN_RANGE),
     )
     d.add(

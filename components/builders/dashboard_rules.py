@@ -85,12 +85,9 @@ def recording_rule(name: str, catalog: Catalog) -> dict[str, Any]:
     if match is None:
         raise DashboardRuleError(f"{name!r} is not a <labels>:<metric>:rate5m or <labels>:<histogram>:pNN_rate5m name")
     level, metric, quantile = match.groups()
-    if quantile:
-        family = catalog.families.get(metric)
-        if family is None or family.type != "histogram":
-            raise DashboardRuleError(f"{name!r}: {metric!r} is not a histogram in catalog/metrics.yaml")
-        metric += "_bucket"
-    family, series = _resolve(metric, catalog)
+    family, series = _resolve(f"{metric}_bucket" if quantile else metric, catalog)
+    if quantile and family.type != "histogram":
+        raise DashboardRuleError(f"{name!r}: {metric!r} is not a histogram in catalog/metrics.yaml")
     remote = family.source in catalog.remote_written
     labels = set(family.series(scraped=not remote)[series]) - ({"le"} if quantile else set())
     if not remote:
@@ -99,10 +96,8 @@ def recording_rule(name: str, catalog: Catalog) -> dict[str, Any]:
     if not remote and by[:1] != ["job"]:
         raise DashboardRuleError(f"{name!r}: the labels of a scraped metric start with job")
     selector = "" if remote else f'{{job="{catalog.jobs[family.source]}"}}'
-    if quantile:
-        summed = f"sum by ({', '.join([*by, 'le'])}) (rate({series}{selector}[5m]))"
-        return {"record": name, "expr": f"histogram_quantile(0.{quantile}, {summed})"}
-    return {"record": name, "expr": f"sum by ({', '.join(by)}) (rate({series}{selector}[5m]))"}
+    summed = f"sum by ({', '.join([*by, 'le'] if quantile else by)}) (rate({series}{selector}[5m]))"
+    return {"record": name, "expr": f"histogram_quantile(0.{quantile}, {summed})" if quantile else summed}
 
 
 def hand_written_records(rules_dir: Path = GENERATED_FILE.parent) -> set[str]:

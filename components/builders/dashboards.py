@@ -37,7 +37,7 @@ class PanelQuery:
     expr: str  # PromQL as written, with Grafana variables
 
 
-def _panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for panel in dashboard.get("panels", []):
         yield panel
         yield from panel.get("panels", [])  # collapsed rows keep their panels inside
@@ -56,7 +56,7 @@ def _resolves(ref: Any, variables: set[str]) -> bool:
 
 def _queries_of(name: str, dashboard: dict[str, Any]) -> list[PanelQuery]:
     out = []
-    for panel in _panels(dashboard):
+    for panel in panels(dashboard):
         for target in panel.get("targets", []):
             ds = target.get("datasource") or panel.get("datasource") or {}
             ds_type = ds.get("type") if isinstance(ds, dict) else None
@@ -87,7 +87,7 @@ def validate_dashboard(name: str, dashboard: Any) -> list[str]:
     variables = {v.get("name") for v in dashboard.get("templating", {}).get("list", [])}
     ids: dict[int, str] = {}
     cells: dict[tuple[int, int], str] = {}
-    for panel in _panels(dashboard):
+    for panel in panels(dashboard):
         title = panel.get("title", "<untitled>")
         where = f"{name}: panel {title!r}"
         pid = panel.get("id")

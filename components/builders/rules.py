@@ -23,7 +23,7 @@ import yaml
 
 from components.builders.slo import RUNBOOK
 from components.settings import StackSettings
-from components.units import prom_duration_seconds
+from components.units import prom_duration, prom_duration_seconds
 
 REPO = Path(__file__).resolve().parents[2]
 RULES_DIR = REPO / "rules"
@@ -139,14 +139,6 @@ def load_rule_files(rules_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     return files
 
 
-def _format_duration(seconds: float) -> str:
-    whole = round(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if whole >= size and whole % size == 0:
-            return f"{whole // size}{unit}"
-    return f"{whole}s"
-
-
 def _adjust_for(value: str, settings: StackSettings) -> str:
     seconds = prom_duration_seconds(value)
     if seconds == 0:
@@ -155,7 +147,7 @@ def _adjust_for(value: str, settings: StackSettings) -> str:
     scaled = max(1.0, seconds * rules.for_scale) if rules.for_scale != 1 else seconds
     if rules.max_for is not None:
         scaled = min(scaled, prom_duration_seconds(rules.max_for))
-    return value if scaled == seconds else _format_duration(scaled)
+    return value if scaled == seconds else prom_duration(scaled)
 
 
 def _adjust_ranges(expr: str, overrides: dict[str, str]) -> str:
