@@ -12,12 +12,15 @@ export PULUMI_BACKEND_URL
 
 setup: tools venv
 
-# promtool/amtool and the live binaries from Debian's archive (needs root or sudo).
+# The live binaries, pinned in .ci/tools.lock, extracted from Debian's archive (needs root or sudo).
+SHANNON_TOOLS ?= /opt/shannon-observability/tools
+TOOLS_BIN := $(SHANNON_TOOLS)/bin
+export SHANNON_TOOLS
 tools:
 	@if [ "$$(id -u)" = "0" ] || command -v sudo >/dev/null 2>&1; then \
 	  bash .ci/install-tools.sh; \
 	else \
-	  echo "note: not root and no sudo: skipping apt-get; tests needing promtool/amtool will be skipped"; \
+	  echo "note: not root and no sudo: skipping the tools; tests needing promtool/amtool will be skipped"; \
 	fi
 
 $(BIN)/python:
@@ -47,8 +50,8 @@ render: venv
 
 # Render and check with the real consumers.
 check: render
-	promtool check config build/$(STACK)/prometheus/prometheus.yml
-	amtool check-config build/$(STACK)/alertmanager/alertmanager.yml
+	$(TOOLS_BIN)/promtool check config build/$(STACK)/prometheus/prometheus.yml
+	$(TOOLS_BIN)/amtool check-config build/$(STACK)/alertmanager/alertmanager.yml
 
 # Regenerate rules/slo.generated.yml (from rules/slos.yaml) and rules/dashboards.generated.yml (from dashboards/).
 rules: venv

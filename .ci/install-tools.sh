@@ -1,42 +1,68 @@
 #!/usr/bin/env bash
-# Installs the real programs the tests run, from Debian's archive:
-#   - bookworm: prometheus 2.42, prometheus-alertmanager 0.25 (amtool), prometheus-node-exporter 1.5,
-#     and the Postgres, Redis and blackbox exporters (the live binaries of the end-to-end tests);
-#   - trixie's promtool 2.53, extracted to /usr/local/bin/promtool: bookworm's promtool is built
-#     without Kubernetes service discovery and rejects kubernetes_sd_configs, which the prod
-#     config uses. promtool 2.53 is a static Go binary that only needs libc (>= 2.34).
-# Needs root (apt-get). Safe to run twice.
+# Installs the live binaries the tests and benchmarks run on, at the exact versions of
+# .ci/tools.lock, from Debian's newer suite: each .deb is downloaded with a private apt
+# configuration and extracted (dpkg-deb -x, no dpkg install, nothing else on the system
+# changes) into $SHANNON_TOOLS/<package>_<version>/, with the binaries linked from
+# $SHANNON_TOOLS/bin/.
+#
+# Debian's Alertmanager reads its notification templates from /usr/share/prometheus/alertmanager/
+# (a path compiled into the binary): the templates of the same package version are installed
+# there, or Slack and PagerDuty messages lose their default fields.
+#
+# Needs root (or sudo) for that one directory. Safe to run twice: a package already extracted at
+# its pinned version is not downloaded again.
 set -euo pipefail
 
+here="$(cd "$(dirname "$0")" && pwd)"
+lock="$here/tools.lock"
+tools="${SHANNON_TOOLS:-/opt/shannon-observability/tools}"
+templates=/usr/share/prometheus/alertmanager
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
 
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends \
-  prometheus prometheus-alertmanager prometheus-node-exporter \
-  prometheus-postgres-exporter prometheus-redis-exporter prometheus-blackbox-exporter >/dev/null
-# The packages start services on systems with systemd; the tests start their own processes.
-for service in prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter \
-               prometheus-redis-exporter prometheus-blackbox-exporter; do
-  $SUDO systemctl stop "$service" 2>/dev/null || true
-  $SUDO systemctl disable "$service" 2>/dev/null || true
+$SUDO mkdir -p "$tools/bin"
+$SUDO chown "$(id -u):$(id -g)" "$tools" "$tools/bin"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+apt_ready=""
+apt_opts=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+          -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o "APT::Sandbox::User=root"
+          -o "Acquire::Retries=3")
+
+download() {  # download <package> <version>: the .deb into $work, from sid or forky (the same build)
+  if [ -z "$apt_ready" ]; then
+    mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
+    printf 'deb http://deb.debian.org/debian sid main\ndeb http://deb.debian.org/debian forky main\n' > "$work/sources.list"
+    apt-get "${apt_opts[@]}" update -qq
+    apt_ready=1
+  fi
+  (cd "$work" && apt-get "${apt_opts[@]}" download "$1=$2" >/dev/null) || {
+    echo "install-tools: $1=$2 is no longer in Debian sid or forky; pick a version that is" \
+         "(apt-cache policy $1 against those suites) and update .ci/tools.lock" >&2
+    exit 1
+  }
+}
+
+while read -r package version _suite binaries; do
+  case "$package" in ''|'#'*) continue ;; esac
+  dest="$tools/${package}_${version}"
+  if [ ! -f "$dest/.complete" ]; then
+    download "$package" "$version"
+    rm -rf "$dest.partial" && mkdir -p "$dest.partial"
+    dpkg-deb -x "$work/${package}_${version//:/%3a}_"*.deb "$dest.partial"
+    touch "$dest.partial/.complete"
+    rm -rf "$dest" && mv "$dest.partial" "$dest"
+  fi
+  for binary in ${binaries//,/ }; do
+    ln -sfn "$dest/usr/bin/$binary" "$tools/bin/$binary"
+  done
+  if [ "$package" = prometheus-alertmanager ]; then
+    $SUDO mkdir -p "$templates"
+    $SUDO install -m 0644 "$dest$templates"/*.tmpl "$templates/"
+  fi
+done < "$lock"
+
+for binary in "$tools"/bin/*; do
+  echo "installed: $("$binary" --version 2>&1 | grep -m1 -iE 'version|exporter') ($binary)"
 done
-
-if ! /usr/local/bin/promtool --version 2>/dev/null | grep -q "version 2.53"; then
-  work="$(mktemp -d)"
-  trap 'rm -rf "$work"' EXIT
-  mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
-  echo "deb http://deb.debian.org/debian trixie main" > "$work/sources.list"
-  apt_opts=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
-            -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o "APT::Sandbox::User=root")
-  apt-get "${apt_opts[@]}" update -qq
-  (cd "$work" && apt-get "${apt_opts[@]}" download promtool >/dev/null)
-  dpkg-deb -x "$work"/promtool_*.deb "$work/x"
-  $SUDO install -m 0755 "$work/x/usr/bin/promtool" /usr/local/bin/promtool
-fi
-
-echo "installed: $(/usr/local/bin/promtool --version | head -1)"
-echo "installed: $(/usr/bin/promtool --version | head -1) (/usr/bin/promtool)"
-echo "installed: $(amtool --version 2>&1 | head -1)"
-echo "installed: $(prometheus-node-exporter --version 2>&1 | head -1)"

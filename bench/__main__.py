@@ -24,6 +24,7 @@ from typing import Any
 import requests
 
 from bench import latency, program, queries, synth
+from tests import tools
 from tests.e2e.fleet import wait_until
 from tests.e2e.harness import BINARIES, Process, free_port, ready
 
@@ -41,11 +42,11 @@ def log(message: str) -> None:
 
 
 def _promtool() -> str:
-    """trixie's promtool 2.53 when `make setup` installed it, else the one on PATH."""
-    for path in ("/usr/local/bin/promtool", shutil.which("promtool")):
-        if path and Path(path).exists():
-            return path
-    raise SystemExit("promtool not found: run `make setup`")
+    """The pinned promtool (tests/tools.py)."""
+    path = tools.binary("promtool")
+    if not path.exists():
+        raise SystemExit("promtool not found: run `make setup`")
+    return str(path)
 
 
 def _version(binary: str) -> str:

@@ -1,7 +1,7 @@
 """Alertmanager: routes critical to the pager, warning to chat, the Watchdog to the deadman receiver.
 
-Its whole configuration is a Secret (never a ConfigMap): the receivers' keys are
-files mounted from it, and the deadman URL, when secret, is inline.
+alertmanager.yml holds no credential, so it is a ConfigMap that previews show in full;
+the receivers' keys and URLs are files mounted from a Secret, which the config names.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components import defaults
-from components.builders.alertmanager import CONFIG_FILE, DATA_DIR, alertmanager_args, secret_file_keys
+from components.builders.alertmanager import CONFIG_DIR, CONFIG_FILE, DATA_DIR, alertmanager_args, secret_file_keys
 from components.builders.artifacts import render_alertmanager_yaml
 from components.platform import Backend, DataVolume, HttpProbe, Port, Workload
 from components.settings import StackSettings
@@ -38,13 +38,8 @@ class Alertmanager(pulumi.ComponentResource):
         port, cluster_port = defaults.PORTS["alertmanager"], defaults.PORTS["alertmanager-cluster"]
         ready, live = defaults.HEALTH["alertmanager"]
 
-        inline = {k: v for k, v in args.secrets.items() if k == "deadmanUrl"}
-        config = pulumi.Output.secret(pulumi.Output.all(**inline).apply(
-            # Output.all() of no outputs resolves to [], not {}.
-            lambda values: render_alertmanager_yaml(s, values if isinstance(values, dict) else {})))
-        secret_files: dict[str, pulumi.Output[str]] = {CONFIG_FILE: config}
-        for key, file_name in secret_file_keys(s).items():
-            secret_files[file_name] = pulumi.Output.secret(args.secrets[key])
+        secret_files = {file_name: pulumi.Output.secret(args.secrets[key])
+                        for key, file_name in secret_file_keys(args.secrets).items()}
 
         ports = [Port("web", port, local_port=am.local_port)]
         if am.replicas > 1:
@@ -62,6 +57,8 @@ class Alertmanager(pulumi.ComponentResource):
             liveness=HttpProbe(live, port),
             replicas=am.replicas,
             kind="stateful",
+            config_dir=CONFIG_DIR,
+            config_files={CONFIG_FILE: render_alertmanager_yaml(s, args.secrets)},
             secret_dir=am.secrets_dir,
             secret_files=secret_files,
             data=DataVolume(DATA_DIR, am.volume_size),

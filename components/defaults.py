@@ -7,10 +7,11 @@ never in `if prod:` branches.
 Version choices
 ---------------
 * Prometheus 3.13 is the current LTS line (support until July 2027; 3.5 LTS
-  ended 2026-07-31). Configs stay inside what Debian's Prometheus 2.42 (used by
-  the tests) also accepts, so `promtool` 2.42 checks the exact files 3.13 loads.
-* Alertmanager 0.34.1. The config avoids fields 0.25 (Debian, used by `amtool`
-  in tests) rejects, e.g. webhook `url_file`; see `builders/alertmanager.py`.
+  ended 2026-07-31). The tests run Debian's 3.5.3 (`.ci/tools.lock`); README's
+  "Test matrix" says why the minor-version gap is safe and what it leaves open.
+* Alertmanager 0.34.1; tested live and checked with amtool 0.33.1.
+* Exporters: node-exporter and blackbox are pinned to the versions the e2e tests
+  run; the Postgres and Redis exporters are newer than Debian's (see the matrix).
 * Grafana 12.4 is the last minor of the 12 line, whose provisioning formats and
   HTTP API the pulumiverse provider and our datasource JSON were checked against.
 * Tempo 2.9.2 is the last 2.x release; Tempo's main branch moved to v3 with
@@ -29,7 +30,7 @@ IMAGES: Final[dict[str, str]] = {
     "node-exporter": "prom/node-exporter:v1.11.1",
     "postgres-exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.20.1",
     "redis-exporter": "oliver006/redis_exporter:v1.90.0",
-    "blackbox-exporter": "prom/blackbox-exporter:v0.27.0",
+    "blackbox-exporter": "prom/blackbox-exporter:v0.28.0",
 }
 
 # Container ports each program listens on.

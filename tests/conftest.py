@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import runpy
-import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from components.settings import PROJECT  # noqa: E402
 from components.stackfile import as_pulumi_config  # noqa: E402
+from tests import tools  # noqa: E402
 
 # Test values for every secret; distinctive so tests can find them wherever they leak.
 TEST_SECRETS = {
@@ -172,14 +172,13 @@ def any_run(request: pytest.FixtureRequest, dev_run: StackRun, prod_run: StackRu
 
 
 def tool(name: str) -> str:
-    """Path of a Debian tool; skips locally when it is missing, fails in CI (CI set)."""
-    override = os.environ.get(f"{name.upper()}_BIN")
-    path = override or shutil.which(name)
-    if path is None:
+    """Path of a pinned Debian tool (tests/tools.py); skips locally when it is missing, fails in CI (CI set)."""
+    path = tools.binary(name)
+    if not path.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{name} is required in CI but not installed (.ci/run installs it)")
-        pytest.skip(f"{name} not installed: run `make setup` (apt-get install prometheus prometheus-alertmanager)")
-    return path
+        pytest.skip(f"{name} not installed: run `make setup` (.ci/install-tools.sh)")
+    return str(path)
 
 
 @pytest.fixture(scope="session")
@@ -208,3 +207,15 @@ def iter_json_paths(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def pytest_report_header() -> list[str]:
+    """The live binaries this run tests on, at the top of every run's output (and so of CI's log)."""
+    lines = []
+    for name in sorted(tools.pins()):
+        if tools.binary(name).exists():
+            first = next((line for line in tools.reported_version(name).splitlines() if "ersion" in line or "Exporter" in line), "?")
+            lines.append(f"  {name}: {first.strip()[:110]}")
+        else:
+            lines.append(f"  {name}: not installed")
+    return ["live binaries (.ci/tools.lock):", *lines]

@@ -140,16 +140,17 @@ def test_pages_wait_less_than_chat(prod: StackSettings):
 
 
 def test_alertmanager_prod_reads_credentials_from_files(prod: StackSettings):
-    """PagerDuty and Slack credentials are file references; without a deadman URL the deadman is a null receiver."""
+    """Every credential is a file reference (the deadman URL too, `url_file`, Alertmanager >= 0.26);
+    without a deadman URL the deadman is a null receiver."""
     config = alertmanager.build_alertmanager_config(prod, {})
     receivers = {r["name"]: r for r in config["receivers"]}
     assert receivers["pager"]["pagerduty_configs"][0]["routing_key_file"] == \
         "/etc/alertmanager/secrets/pagerduty-routing-key"
     assert receivers["chat"]["slack_configs"][0]["api_url_file"] == "/etc/alertmanager/secrets/slack-api-url"
     assert receivers["deadman"] == {"name": "deadman"}
-    with_url = alertmanager.build_alertmanager_config(prod, {"deadmanUrl": "https://hc.example/x"})
+    with_url = alertmanager.build_alertmanager_config(prod, {"deadmanUrl"})
     deadman = {r["name"]: r for r in with_url["receivers"]}["deadman"]
-    assert deadman["webhook_configs"] == [{"url": "https://hc.example/x", "send_resolved": False}]
+    assert deadman["webhook_configs"] == [{"url_file": "/etc/alertmanager/secrets/deadman-url", "send_resolved": False}]
 
 
 def test_alertmanager_inhibitions(prod: StackSettings):

@@ -301,3 +301,31 @@ def test_duplicate_group_names_are_rejected(tmp_path: Path):
     (tmp_path / "b.yml").write_text(text)
     with pytest.raises(RuleFileError, match="duplicate group name"):
         load_rule_files(tmp_path)
+
+
+# Prometheus 3 made range selectors left-open (prometheus.io/docs/prometheus/latest/migration,
+# "PromQL"): `[1m]` over a 15s scrape holds 4 samples, not 5, and a window of one or two sample
+# intervals can hold fewer than the two samples rate() needs, so the rule silently returns
+# nothing. Prometheus's own guidance is a window of at least 4 sample intervals.
+MIN_SAMPLES_PER_WINDOW = 4
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "e2e"])
+def test_rule_windows_hold_enough_samples_on_prometheus_3(stack: str):
+    """Every range a rule reads spans at least 4 scrape (and evaluation) intervals of the stack that loads it."""
+    from components.builders.rules import build_rule_files
+
+    settings, _ = load_stack(stack, ROOT)
+    prom = settings.prometheus
+    interval = max(prom_duration_seconds(prom.scrape_interval), prom_duration_seconds(prom.evaluation_interval))
+    short = [f"{file}/{rule_name(rule)}: {function}[{seconds:g}s]"
+             for file, _, rule in iter_rules(build_rule_files(settings))
+             for function, seconds in promql.range_windows(rule["expr"])
+             if seconds < MIN_SAMPLES_PER_WINDOW * interval]
+    assert not short, f"windows shorter than {MIN_SAMPLES_PER_WINDOW} x {interval:g}s: {short}"
+
+
+def test_rule_window_check_sees_a_short_window():
+    """The window check is live: rate(x[30s]) reads 30 seconds."""
+    assert list(promql.range_windows('sum(rate(x{job="a"}[30s])) / sum(increase(y[5m]))')) == [
+        ("rate", 30.0), ("increase", 300.0)]

@@ -173,14 +173,20 @@ def test_deployed_config_bytes_equal_render(prod_run: StackRun, dev_run: StackRu
         assert tempo["tempo.yaml"] == rendered["tempo/tempo.yaml"]
 
 
-def test_alertmanager_config_deployed_equals_render_with_the_same_secrets(prod_run: StackRun):
-    """The alertmanager.yml in the Secret is the render's, with test secrets where the render has placeholders."""
+def test_alertmanager_config_is_a_configmap_without_secrets(prod_run: StackRun):
+    """alertmanager.yml is a ConfigMap holding no secret value; each receiver credential is a file of the Secret."""
+    from components.builders.alertmanager import secret_file_keys
     from components.builders.artifacts import render_alertmanager_yaml
 
     settings, _ = load_stack("prod", ROOT)
-    secret = _k8s(prod_run, "Secret", "alertmanager-secrets")
-    deployed = secret["stringData"]["alertmanager.yml"]
-    assert deployed == render_alertmanager_yaml(settings, {"deadmanUrl": prod_run.secrets["deadmanUrl"]})
+    deployed = _k8s(prod_run, "ConfigMap", "alertmanager-config")["data"]["alertmanager.yml"]
+    assert deployed == render_alertmanager_yaml(settings, prod_run.secrets)
+    assert not [k for k, v in prod_run.secrets.items() if v in deployed]
+    secret = _k8s(prod_run, "Secret", "alertmanager-secrets")["stringData"]
+    assert "alertmanager.yml" not in secret
+    for key, file_name in secret_file_keys(prod_run.secrets).items():
+        assert secret[file_name] == prod_run.secrets[key]
+        assert f"/etc/alertmanager/secrets/{file_name}" in deployed
 
 
 def test_prometheus_rbac_is_least_privilege(prod_run: StackRun):

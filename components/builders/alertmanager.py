@@ -4,15 +4,14 @@ Pure: no `pulumi` import. Route tree: Watchdog -> deadman, critical -> pager,
 warning -> chat, info/none -> null; grouped by alertname, service, component.
 
 Credentials are read from files mounted from a Secret (`routing_key_file`,
-`api_url_file`), so the config itself holds none, with one exception: the
-deadman webhook URL, when it comes from a secret, is written inline because
-Alertmanager 0.25 (Debian's, which the tests run) rejects webhook `url_file`.
-The whole file is therefore deployed as a Secret and never as a ConfigMap.
+`api_url_file`, and the deadman webhook's `url_file`, which Alertmanager accepts
+since 0.26), so alertmanager.yml itself holds none: a render of it is exactly
+what is deployed, whatever the secrets' values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection
 from typing import Any
 
 from components import defaults
@@ -20,13 +19,15 @@ from components.settings import Receiver, StackSettings
 from components.topology import Topology
 
 DATA_DIR = "/alertmanager"
+CONFIG_DIR = "/etc/alertmanager/config"
 CONFIG_FILE = "alertmanager.yml"
 
 # The Shannon service "down" alerts; each inhibits the other alerts of its component.
 COMPONENT_DOWN_ALERTS = ("OrchestratorDown", "AgentCoreDown", "LLMServiceDown")
 
 # Secret config key -> file name in the mounted secrets directory.
-SECRET_FILES = {"pagerdutyRoutingKey": "pagerduty-routing-key", "slackApiUrl": "slack-api-url"}
+SECRET_FILES = {"pagerdutyRoutingKey": "pagerduty-routing-key", "slackApiUrl": "slack-api-url",
+                "deadmanUrl": "deadman-url"}
 
 _SLACK_TITLE = ('[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] '
                 '{{ .CommonLabels.alertname }}{{ with .CommonLabels.component }} ({{ . }}){{ end }}')
@@ -34,11 +35,12 @@ _SLACK_TEXT = ('{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ .Annotations
                '{{ with .Annotations.runbook_url }}Runbook: {{ . }}\n{{ end }}{{ end }}')
 
 
-def config_path(settings: StackSettings) -> str:
-    return f"{settings.alertmanager.secrets_dir}/{CONFIG_FILE}"
+def config_path() -> str:
+    return f"{CONFIG_DIR}/{CONFIG_FILE}"
 
 
-def _receiver(name: str, receiver: Receiver, settings: StackSettings, deadman_url: str | None) -> dict[str, Any]:
+def _receiver(name: str, receiver: Receiver, settings: StackSettings, url_secret: str | None) -> dict[str, Any]:
+    """One receiver; `url_secret` names the secret holding a webhook's URL when the stack file has none."""
     secrets_dir = settings.alertmanager.secrets_dir
     if receiver.type == "pagerduty":
         pd: dict[str, Any] = {
@@ -67,16 +69,20 @@ def _receiver(name: str, receiver: Receiver, settings: StackSettings, deadman_ur
             slack["channel"] = receiver.channel
         return {"name": name, "slack_configs": [slack]}
     if receiver.type == "webhook":
-        url = receiver.url or deadman_url
-        if url is None:  # only the deadman may lack a URL: it degrades to a null receiver
-            return {"name": name}
         # A heartbeat must not be "resolved": the Watchdog never resolves, silence is the signal.
-        return {"name": name, "webhook_configs": [{"url": url, "send_resolved": name != "deadman"}]}
+        webhook: dict[str, Any] = {"send_resolved": name != "deadman"}
+        if receiver.url:
+            webhook["url"] = receiver.url
+        elif url_secret:
+            webhook["url_file"] = f"{secrets_dir}/{SECRET_FILES[url_secret]}"
+        else:  # only the deadman may lack a URL: it degrades to a null receiver
+            return {"name": name}
+        return {"name": name, "webhook_configs": [webhook]}
     return {"name": name}
 
 
-def build_alertmanager_config(settings: StackSettings, secret_values: Mapping[str, str]) -> dict[str, Any]:
-    """The complete alertmanager.yml structure; `secret_values` holds inline secrets (deadmanUrl)."""
+def build_alertmanager_config(settings: StackSettings, secret_keys: Collection[str]) -> dict[str, Any]:
+    """The complete alertmanager.yml structure; `secret_keys`: the secrets the stack uses (`used_secrets`)."""
     am = settings.alertmanager
     timing = am.route
     receivers = am.receivers
@@ -111,28 +117,22 @@ def build_alertmanager_config(settings: StackSettings, secret_values: Mapping[st
         "receivers": [
             _receiver("pager", receivers.pager, settings, None),
             _receiver("chat", receivers.chat, settings, None),
-            _receiver("deadman", receivers.deadman, settings, secret_values.get("deadmanUrl")),
+            _receiver("deadman", receivers.deadman, settings, "deadmanUrl" if "deadmanUrl" in secret_keys else None),
             {"name": "null"},
         ],
     }
 
 
-def secret_file_keys(settings: StackSettings) -> dict[str, str]:
-    """Secret config key -> file name, for the receivers this stack uses."""
-    receivers = settings.alertmanager.receivers
-    keys = {}
-    if receivers.pager.type == "pagerduty":
-        keys["pagerdutyRoutingKey"] = SECRET_FILES["pagerdutyRoutingKey"]
-    if "slack" in (receivers.pager.type, receivers.chat.type):
-        keys["slackApiUrl"] = SECRET_FILES["slackApiUrl"]
-    return keys
+def secret_file_keys(secret_keys: Collection[str]) -> dict[str, str]:
+    """Secret config key -> file name in the mounted directory, for the receivers' secrets in `secret_keys`."""
+    return {key: file_name for key, file_name in SECRET_FILES.items() if key in secret_keys}
 
 
 def alertmanager_args(settings: StackSettings) -> list[str]:
     am = settings.alertmanager
     topo = Topology(settings)
     args = [
-        f"--config.file={config_path(settings)}",
+        f"--config.file={config_path()}",
         f"--storage.path={DATA_DIR}",
         f"--web.listen-address=:{defaults.PORTS['alertmanager']}",
     ]

@@ -8,7 +8,7 @@ passes Pulumi secrets through `Output.apply`, the render passes placeholders.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,9 +61,9 @@ def build_artifacts(settings: StackSettings) -> Artifacts:
     )
 
 
-def render_alertmanager_yaml(settings: StackSettings, secret_values: Mapping[str, str]) -> str:
-    """alertmanager.yml; `secret_values` holds the secrets written inline (deadmanUrl)."""
-    return dump_yaml(alertmanager.build_alertmanager_config(settings, secret_values))
+def render_alertmanager_yaml(settings: StackSettings, secret_keys: Collection[str]) -> str:
+    """alertmanager.yml; it names the files of the secrets in `secret_keys` and holds no secret value."""
+    return dump_yaml(alertmanager.build_alertmanager_config(settings, secret_keys))
 
 
 def placeholder(key: str) -> str:

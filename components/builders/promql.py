@@ -76,3 +76,22 @@ def job_matchers(expr: str) -> set[str]:
     """Values of equality `job="..."` matchers in an expression."""
     return {v for sel in selectors(expr) for label, op, v in sel.matchers
             if label == "job" and op.lower() in {"equal", "eq", "="}}
+
+
+def range_windows(expr: str) -> Iterator[tuple[str, float]]:
+    """(function, seconds) of every range a function reads: `rate(x[5m])` -> ("rate", 300.0).
+
+    Prometheus 3 range selectors are left-open: `[1m]` over a 15s scrape holds 4 samples, not 5,
+    so a window must be longer than a few sample intervals to always hold the two that a rate needs.
+    """
+    found: list[tuple[str, float]] = []
+
+    def visit(node: object) -> bool:
+        if type(node).__name__ == "Call":
+            for arg in node.args:  # type: ignore[attr-defined]
+                if type(arg).__name__ in {"MatrixSelector", "SubqueryExpr"}:
+                    found.append((node.func.name, arg.range.total_seconds()))  # type: ignore[attr-defined]
+        return True
+
+    promql_parser.walk(parse(expr), visit)
+    yield from found

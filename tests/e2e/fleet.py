@@ -328,6 +328,7 @@ class Receiver:
         self.port = port
         self.notifications: list[Notification] = []
         self.payloads: list[tuple[str, dict[str, Any]]] = []
+        self.reject_chat = False
         self._dedup: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
         receiver = self
@@ -335,13 +336,15 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                try:
-                    receiver._record(self.path, json.loads(body))
-                finally:
-                    self.send_response(202 if self.path.startswith("/pagerduty") else 200)
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"{}")
+                payload = json.loads(body)
+                status, content_type, answer = receiver._answer(self.path, payload)
+                if status < 300:
+                    receiver._record(self.path, payload)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -352,6 +355,24 @@ class Receiver:
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}/{path}"
+
+    def _answer(self, path: str, payload: dict[str, Any]) -> tuple[int, str, bytes]:
+        """Status, content type and body, as the real services answer.
+
+        Alertmanager checks them: since 0.26 (prometheus/alertmanager#3121) a Slack answer that is
+        neither JSON `{"ok": true}` nor the incoming webhook's plain `ok` is a failed, unretried
+        notification (notify/slack/slack.go, checkTextResponseError), and a group whose firing
+        notification failed never sends its resolved one. `reject_chat` answers as Slack does
+        for a revoked webhook.
+        """
+        if path.startswith("/pagerduty"):  # Events API v2: 202 with a JSON status
+            answer = {"status": "success", "message": "Event processed", "dedup_key": payload.get("dedup_key", "")}
+            return 202, "application/json", json.dumps(answer).encode()
+        if path.startswith("/slack"):  # an incoming webhook: 200 and the text "ok"
+            if self.reject_chat:
+                return 403, "text/html", b"invalid_token"
+            return 200, "text/html", b"ok"
+        return 200, "text/plain", b""
 
     def start(self) -> None:
         self._thread.start()

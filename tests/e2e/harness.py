@@ -1,7 +1,7 @@
 """The end-to-end harness: Debian's real binaries, on free loopback ports, running the rendered e2e stack.
 
-Starts, each with its own temporary data directory: prometheus (2.42), two
-prometheus-alertmanager peers (0.25) gossiping on loopback, prometheus-node-exporter,
+Starts, each with its own temporary data directory, at the versions of `.ci/tools.lock`:
+prometheus (3.5), two prometheus-alertmanager peers (0.33) gossiping on loopback, prometheus-node-exporter,
 the Postgres, Redis and blackbox exporters, the simulated fleet and the notification
 receiver. Every process is stopped at teardown, also when tests fail.
 """
@@ -20,20 +20,20 @@ import requests
 import yaml
 
 from components.builders.alertmanager import alertmanager_args, secret_file_keys
-from components.builders.artifacts import render_alertmanager_yaml
 from components.builders.prometheus import prometheus_args
 from components.render import render_files, write_files
 from components.settings import StackSettings
 from components.stackfile import load_stack
+from tests import tools
 from tests.e2e.fleet import Fleet, MetricsGenerator, Receiver, wait_until
 
 BINARIES = {
-    "prometheus": "/usr/bin/prometheus",
-    "alertmanager": "/usr/bin/prometheus-alertmanager",
-    "node-exporter": "/usr/bin/prometheus-node-exporter",
-    "postgres-exporter": "/usr/bin/prometheus-postgres-exporter",
-    "redis-exporter": "/usr/bin/prometheus-redis-exporter",
-    "blackbox-exporter": "/usr/bin/prometheus-blackbox-exporter",
+    "prometheus": str(tools.binary("prometheus")),
+    "alertmanager": str(tools.binary("prometheus-alertmanager")),
+    "node-exporter": str(tools.binary("prometheus-node-exporter")),
+    "postgres-exporter": str(tools.binary("prometheus-postgres-exporter")),
+    "redis-exporter": str(tools.binary("prometheus-redis-exporter")),
+    "blackbox-exporter": str(tools.binary("prometheus-blackbox-exporter")),
 }
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = ("orchestrator-0", "orchestrator-1", "agent-core-0", "llm-service-0", "temporal", "grafana", "tempo")
@@ -186,15 +186,14 @@ def build_stack(work: Path, production_timing: bool = False) -> Stack:
     stack_file = write_e2e_stack_file(work, ports, secrets_dir, receiver, production_timing)
     settings, present = load_stack("e2e", ROOT, stack_file)
 
-    # Exactly the files the render command writes (and `pulumi up` deploys) for this stack file ...
+    # Exactly the files the render command writes (and `pulumi up` deploys) for this stack file,
+    # with the deadman URL set as a secret, as prod sets it. alertmanager.yml names the secret
+    # files; the harness writes them with the receiver's URLs, as the program's Secret would.
     render = work / "render"
-    write_files(render_files(settings, present), render)
-    # ... except alertmanager.yml and its secret files, which carry real (test) secret values, as
-    # the program's Secret would: the same function with the receiver's URLs instead of placeholders.
+    write_files(render_files(settings, present | {"deadmanUrl"}), render)
     secrets = {"pagerdutyRoutingKey": "e2e-routing-key-0123456789abcdef", "slackApiUrl": receiver.url("slack"),
                "deadmanUrl": receiver.url("deadman")}
-    (secrets_dir / "alertmanager.yml").write_text(render_alertmanager_yaml(settings, {"deadmanUrl": secrets["deadmanUrl"]}))
-    for key, file_name in secret_file_keys(settings).items():
+    for key, file_name in secret_file_keys(secrets).items():
         (secrets_dir / file_name).write_text(secrets[key])
 
     fleet = Fleet({name: ports[name] for name in FLEET})
@@ -208,12 +207,12 @@ def build_stack(work: Path, production_timing: bool = False) -> Stack:
     data = work / "prometheus-data"
     prom_args = _replace(prometheus_args(settings), config_file=str(render / "prometheus/prometheus.yml"),
                          storage_tsdb_path=str(data), web_listen_address=f"127.0.0.1:{ports['prometheus']}")
-    # Prometheus 3 expands ${POD_NAME} in external labels by default; 2.42 needs the flag.
-    stack.processes["prometheus"] = Process("prometheus", [BINARIES["prometheus"], *prom_args,
-                                                           "--enable-feature=expand-external-labels"],
+    # Prometheus 3 expands ${POD_NAME} in external labels by default, as the deployed pods rely on.
+    stack.processes["prometheus"] = Process("prometheus", [BINARIES["prometheus"], *prom_args],
                                             logs / "prometheus.log", env={"POD_NAME": "prometheus-0"})
     for i in range(2):
-        am_args = _replace(alertmanager_args(settings), storage_path=str(work / f"alertmanager-{i}"),
+        am_args = _replace(alertmanager_args(settings), config_file=str(render / "alertmanager/alertmanager.yml"),
+                           storage_path=str(work / f"alertmanager-{i}"),
                            web_listen_address=f"127.0.0.1:{ports[f'alertmanager-{i}']}",
                            cluster_listen_address=f"127.0.0.1:{ports[f'alertmanager-peer-{i}']}")
         am_args.append(f"--cluster.advertise-address=127.0.0.1:{ports[f'alertmanager-peer-{i}']}")

@@ -21,10 +21,12 @@ Intervals
   * Scaled by 0.2 and capped at 20s (`rules.forScale`, `rules.maxFor`): 1m -> 12s, 2m and more -> 20s.
 Beyond the stack file, and unavoidable here
   * 2 Alertmanager peers (prod: 3) and 1 Prometheus (prod: an HA pair of 2).
-  * Debian's binaries: Prometheus 2.42 (run with expand-external-labels, which 3.x has on by
-    default), Alertmanager 0.25, node-exporter 1.5, postgres/redis/blackbox exporters from
-    bookworm, instead of the pinned images. The Postgres and Redis exporters run without a
-    database to reach (pg_up and redis_up read 0).
+  * Debian's binaries at the versions of `.ci/tools.lock` (Prometheus 3.5, Alertmanager 0.33,
+    node-exporter 1.11, blackbox 0.28, postgres-exporter 0.19, redis-exporter 1.86) instead of
+    the pinned images; README's test matrix says why the differences are safe. The Postgres and
+    Redis exporters run without a database to reach (pg_up and redis_up read 0).
+  * The receiver stands in for PagerDuty, Slack and the heartbeat, and answers as they do
+    (Alertmanager checks the answers).
   * Grafana, Tempo and Temporal cannot run here: stand-in endpoints answer their scrape jobs,
     and a stand-in for Tempo's metrics-generator remote-writes span metrics and service-graph
     series to the URL in the rendered tempo.yaml.
@@ -57,6 +59,41 @@ MAY_BE_EMPTY = {
 def _shannon_alerts(stack: Stack) -> list[str]:
     return [f"{a['labels']['alertname']} ({a['state']})" for a in stack.alerts()
             if a["labels"].get("component") in SHANNON_COMPONENTS]
+
+
+def _failed_notifications(stack: Stack) -> dict[str, float]:
+    """alertmanager_notifications_failed_total per Alertmanager and integration, read from each peer."""
+    failed: dict[str, float] = {}
+    for i in range(2):
+        try:
+            text = requests.get(f"{stack.alertmanager(i)}/metrics", timeout=5).text
+        except requests.RequestException:
+            continue
+        for line in text.splitlines():
+            if line.startswith("alertmanager_notifications_failed_total{"):
+                labels, value = line.rsplit(" ", 1)
+                integration = labels.split('integration="', 1)[1].split('"', 1)[0]
+                failed[f"alertmanager-{i}/{integration}"] = failed.get(f"alertmanager-{i}/{integration}", 0) + float(value)
+    return failed
+
+
+@pytest.fixture(autouse=True)
+def no_failed_notifications(request: pytest.FixtureRequest) -> Any:
+    """Every notification a check sees arrive was accepted, as Alertmanager judges it.
+
+    A stand-in that answers unlike the real service makes Alertmanager count a delivered message
+    as failed, and then it never sends the resolved one; this guard names that at once.
+    """
+    if "e2e" not in request.fixturenames or request.node.get_closest_marker("rejects_notifications"):
+        yield
+        return
+    stack: Stack = request.getfixturevalue("e2e")
+    before = _failed_notifications(stack)
+    yield
+    after = _failed_notifications(stack)
+    # A restarted peer starts its counters again from zero.
+    new = {k: v - before.get(k, 0) if v >= before.get(k, 0) else v for k, v in after.items()}
+    assert not {k: v for k, v in new.items() if v}, f"notifications failed during the check: {new}"
 
 
 def _delivered(stack: Stack, receiver: str, alertname: str, status: str, since: float, timeout: float) -> float:
@@ -176,6 +213,30 @@ def test_llm_spike_goes_to_chat_and_resolves(e2e: Stack):
         _delivered(e2e, "chat", alertname, "resolved", recovered, 60)
 
 
+@pytest.mark.rejects_notifications
+def test_rejected_chat_notifications_page(e2e: Stack):
+    """Chat rejecting our messages (a revoked Slack webhook) pages through AlertmanagerNotificationsFailing.
+
+    Alertmanager sends no resolved message for a group whose firing message failed, so a chat
+    that silently drops warnings must be loud somewhere else: the pager.
+    """
+    start = time.monotonic()
+    e2e.receiver.reject_chat = True
+    e2e.fleet.inject(token_multiplier=100.0)
+    try:
+        _delivered(e2e, "pager", "AlertmanagerNotificationsFailing", "firing", start, 90)
+        assert not e2e.receiver.find("chat", "TokenUsageSpike", "firing", start)
+    finally:
+        e2e.receiver.reject_chat = False
+    # Accepted again: the spike's warning, held back until now, is delivered ...
+    _delivered(e2e, "chat", "TokenUsageSpike", "firing", start, 60)
+    recovered = time.monotonic()
+    e2e.fleet.recover()
+    # ... and with it delivered, so is its resolved message; the page resolves too.
+    _delivered(e2e, "chat", "TokenUsageSpike", "resolved", recovered, 60)
+    _delivered(e2e, "pager", "AlertmanagerNotificationsFailing", "resolved", recovered, 90)
+
+
 def test_prometheus_keeps_data_across_restart(e2e: Stack):
     """Stopped and started on the same data directory, Prometheus still answers for series from before."""
     before = time.time() - 5
@@ -218,6 +279,26 @@ def test_rules_reload_without_restart_and_keep_running_on_bad_input(e2e: Stack):
         requests.post(f"{e2e.prometheus}/-/reload", timeout=10)
     assert e2e.processes["prometheus"].popen.pid == pid
     assert e2e.api("/api/v1/status/runtimeinfo")["startTime"] == started
+
+
+def test_prometheus_3_normalizes_le_and_the_bucket_rule_still_selects(e2e: Stack):
+    """Prometheus 3 stores a scraped `le="10000"` as "10000.0"; TokenBudgetExceededRate's bucket matcher finds it.
+
+    The orchestrator exposes the bucket as le="10000" (Go's formatting); a rule matching that
+    exact string would select nothing on 3.x and never fire.
+    """
+    bucket = 'shannon_task_tokens_used_bucket{job="orchestrator", le="%s"}'
+    assert e2e.query(bucket % "10000.0"), "the normalized bucket is stored"
+    assert not e2e.query(bucket % "10000"), "the exposed spelling is not"
+    rule = next(r for path in (e2e.work / "render/prometheus/rules").glob("*.yml")
+                for g in yaml.safe_load(path.read_text())["groups"] for r in g["rules"]
+                if r.get("alert") == "TokenBudgetExceededRate")
+    selected = [s for s in promql.selectors(rule["expr"]) if s.metric == "shannon_task_tokens_used_bucket"]
+    assert selected, rule["expr"]
+    for selector in selected:
+        operators = {"equal": "=", "notequal": "!=", "re": "=~", "notre": "!~"}
+        matchers = ", ".join(f'{label}{operators[op.lower()]}"{value}"' for label, op, value in selector.matchers)
+        assert e2e.query(f"{selector.metric}{{{matchers}}}"), f"the rule's selector finds no bucket: {matchers}"
 
 
 def test_every_dashboard_query_returns_data(e2e: Stack):
