@@ -334,7 +334,59 @@ def write_results(path: Path, args: argparse.Namespace, machine: dict[str, str],
                       f"{(c.seconds - b.seconds) / (c.services - b.services) * 1000:.2f} ms from {b.services} to "
                       f"{c.services}: a constant cost per service is linear growth."]
         lines.append("")
+    if getattr(args, "previous", None):
+        lines += compare_with_previous(args.previous, versions, qb, lat)
     path.write_text("\n".join(lines))
+
+
+def _table_rows(text: str, header: str) -> list[list[str]]:
+    """Cells of the markdown table whose header line starts with `header`."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(header)), None)
+    if start is None:
+        return []
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def compare_with_previous(previous: Path, versions: dict[str, str], qb: QueryBench | None,
+                          lat: list[latency.Run] | None) -> list[str]:
+    """A section with the previous run's figures beside this run's: the change, shown."""
+    text = previous.read_text()
+    before_versions = {r[0]: r[1] for r in _table_rows(text, "| | |") if len(r) == 2}
+
+    def version(table: dict[str, str], name: str) -> str:
+        return table.get(name, "?").split(" (")[0]
+
+    shown = previous.relative_to(ROOT) if previous.is_relative_to(ROOT) else previous
+    lines = ["## Change from the previous run", "",
+             f"Previous run: `{shown}`, on {version(before_versions, 'prometheus')} and "
+             f"{version(before_versions, 'alertmanager')}; this run on {version(versions, 'prometheus')} and "
+             f"{version(versions, 'alertmanager')}.", ""]
+    if qb is not None:
+        before = {(r[0], r[1]): r for r in _table_rows(text, "| Range | Dashboard |")}
+        lines += ["| Range | Dashboard | Total before (ms) | Total now (ms) | Slowest panel before (ms) "
+                  "| Slowest panel now (ms) |", "|---|---|---|---|---|---|"]
+        for cost in qb.costs:
+            label = next(k for k, v in RANGES.items() if v == cost.range_s)
+            old = before.get((label, cost.name))
+            lines.append(f"| {label} | {cost.name} | {old[6] if old else 'n/a'} | {_ms(cost.total)} | "
+                         f"{old[4] if old else 'n/a'} | {_ms(cost.max[1])} |")
+        lines.append("")
+    if lat is not None:
+        before_lat = {(r[0], r[1]): r for r in _table_rows(text, "| Configuration | Alert |")}
+        lines += ["| Configuration | Alert | Median before (s) | Median now (s) | Delivered before | Delivered now |",
+                  "|---|---|---|---|---|---|"]
+        for row in latency.table(lat):
+            old = before_lat.get((row.config, row.alert))
+            lines.append(f"| {row.config} | {row.alert} | {old[4] if old else 'n/a'} | {_s(row.median)} | "
+                         f"{old[2] if old else 'n/a'} | {row.delivered}/{row.runs} |")
+        lines.append("")
+    return lines
 
 
 def _summary(qb: QueryBench | None, lat: list[latency.Run] | None, prog: list[program.ProgramRow] | None) -> str:
@@ -377,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-timeout", type=float, default=420, help="seconds to wait for a notification")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results.md")
+    parser.add_argument("--previous", type=Path,
+                        help="an earlier results file: its figures are shown beside the new ones")
     args = parser.parse_args(argv)
     args.argv = list(argv if argv is not None else sys.argv[1:])
     only = set(args.only.split(","))

@@ -62,6 +62,7 @@ class Query:
     min_interval_s: int | None
     max_data_points: int | None
     instant: bool = False  # Grafana sends an instant query at the range's end
+    exemplar: bool = False  # Grafana also sends /api/v1/query_exemplars over the range
 
 
 def _seconds(value: str | None) -> int | None:
@@ -90,7 +91,8 @@ def panel_queries(name: str, dashboard: dict[str, Any]) -> list[Query]:
             out.append(Query(name, panel.get("title") or f"panel {panel.get('id')}", target["expr"],
                              int((panel.get("gridPos") or {}).get("w", 12)),
                              _seconds(target.get("interval") or panel.get("interval")), panel.get("maxDataPoints"),
-                             bool(target.get("instant")) and not target.get("range", False)))
+                             bool(target.get("instant")) and not target.get("range", False),
+                             bool(target.get("exemplar"))))
     return out
 
 
@@ -135,6 +137,11 @@ def time_queries(url: str, queries: list[Query], end: int, range_s: int, scrape_
                 runs = [elapsed]
                 break
             series = len(body["data"]["result"])
+            if query.exemplar:  # one panel refresh also asks for the exemplars of the whole range
+                t0 = time.perf_counter()
+                requests.get(f"{url}/api/v1/query_exemplars", timeout=timeout,
+                             params={"query": expr, "start": end - range_s, "end": end}).raise_for_status()
+                elapsed += time.perf_counter() - t0
             if i:  # the first run warms the page cache
                 runs.append(elapsed)
         out.append(Timing(query, range_s, step, statistics.median(runs), series, error))

@@ -14,8 +14,8 @@ Version choices
   run; the Postgres and Redis exporters are newer than Debian's (see the matrix).
 * Grafana 12.4 is the last minor of the 12 line, whose provisioning formats and
   HTTP API the pulumiverse provider and our datasource JSON were checked against.
-* Tempo 2.9.2 is the last 2.x release; Tempo's main branch moved to v3 with
-  breaking configuration changes.
+* Tempo 2.9.5, the newest 2.9 patch (security fixes in 2.9.4 and 2.9.5). 2.10 is
+  out; moving to it means re-deriving tests/data/tempo-*-keys.yaml from its manifest.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ IMAGES: Final[dict[str, str]] = {
     "prometheus": "prom/prometheus:v3.13.2",
     "alertmanager": "prom/alertmanager:v0.34.1",
     "grafana": "grafana/grafana:12.4.3",
-    "tempo": "grafana/tempo:2.9.2",
+    "tempo": "grafana/tempo:2.9.5",
     "node-exporter": "prom/node-exporter:v1.11.1",
     "postgres-exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.20.1",
     "redis-exporter": "oliver006/redis_exporter:v1.90.0",

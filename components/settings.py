@@ -91,6 +91,20 @@ def _dns_label(value: str) -> str:
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 
+_HOST_PORT = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?")
+
+
+def _host_port(value: str) -> str:
+    # Tempo's S3 client takes a bare host[:port] (minio-go's endpoint, see
+    # getEndpointURL/isValidEndpointURL): with a scheme or a path Tempo exits at start.
+    if not _HOST_PORT.fullmatch(value):
+        raise ValueError(f"{value!r} is not host[:port] (no scheme, no path), e.g. s3.eu-west-1.amazonaws.com or "
+                         "minio.storage:9000; use `insecure: true` for plain HTTP")
+    return value
+
+
+HostPort = Annotated[str, AfterValidator(_host_port)]
+
 
 class Model(BaseModel):
     """Base for every settings model: camelCase keys as Pulumi config uses, no unknown keys."""
@@ -250,7 +264,9 @@ class GrafanaSettings(Model):
     volume_size: Quantity = Field(defaults.VOLUME_SIZES["grafana"], description="Volume for Grafana's SQLite database.")
     resources: Resources = _resources("grafana")
     cookie_secure: bool = Field(False, description="Send cookies over HTTPS only (enable behind TLS).")
-    cookie_samesite: Literal["lax", "strict", "none"] = Field("lax", description="SameSite attribute of Grafana's cookies.")
+    cookie_samesite: Literal["lax", "strict", "none"] = Field(
+        "lax", description="SameSite attribute of Grafana's cookies. lax keeps the session when a link from Slack or "
+                           "PagerDuty opens Grafana; strict drops it, so every such link lands on the login page.")
     ingress: GrafanaIngress | None = Field(None, description="Expose Grafana through an Ingress (Kubernetes).")
 
     @model_validator(mode="after")
@@ -263,7 +279,8 @@ class GrafanaSettings(Model):
 
 class S3Settings(Model):
     bucket: str = Field(description="Bucket for trace blocks.")
-    endpoint: str = Field(description="S3 endpoint host[:port], e.g. s3.eu-west-1.amazonaws.com or minio:9000.")
+    endpoint: HostPort = Field(description="S3 endpoint host[:port] without scheme or path, e.g. s3.eu-west-1.amazonaws.com "
+                                           "or minio:9000.")
     region: str | None = Field(None, description="Bucket region.")
     insecure: bool = Field(False, description="Use plain HTTP (in-cluster MinIO only).")
     force_path_style: bool = Field(False, description="Path-style bucket addressing (MinIO).")

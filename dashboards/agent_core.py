@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.lib import Dashboard, gauge, q, stat, steps, timeseries
+from dashboards.lib import Dashboard, exemplars, gauge, q, stat, steps, timeseries
 
 UID = "shannon-agent-core"
 SEL = 'job="agent-core", instance=~"$instance"'
@@ -35,6 +35,7 @@ def build() -> dict[str, Any]:
                    w=12, stack=True),
         timeseries("Task Duration P95 by Mode", [
             q("max by (mode) (job_mode:agent_core_task_duration_seconds:p95_rate5m)", "{{mode}}"),
+            exemplars("agent_core_task_duration_seconds", SEL, by="mode"),
         ], unit="s", w=12),
     )
     d.add(
@@ -52,6 +53,7 @@ def build() -> dict[str, Any]:
         timeseries("Tool Duration P95", [
             q("max by (tool_name) (job_tool_name:agent_core_tool_duration_seconds:p95_rate5m)", "{{tool_name}}"),
             q("max(job:agent_core_tool_selection_duration_seconds:p95_rate5m)", "tool selection"),
+            exemplars("agent_core_tool_duration_seconds", SEL, by="tool_name"),
         ], unit="s", w=12),
     )
     d.add(
@@ -59,6 +61,7 @@ def build() -> dict[str, Any]:
                    unit="reqps", w=12),
         timeseries("gRPC P95 by Method", [
             q("max by (method) (job_method:agent_core_grpc_request_duration_seconds:p95_rate5m)", "{{method}}"),
+            exemplars("agent_core_grpc_request_duration_seconds", SEL, by="method"),
         ], unit="s", w=12),
     )
     d.add(

@@ -8,6 +8,7 @@ sequentially, so ids are unique and panels never overlap by construction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,26 @@ def q(expr: str, legend: str = "", *, instant: bool = False, fmt: str | None = N
     if exemplar:
         target["exemplar"] = True
     return target
+
+
+def exemplars(histogram: str | Sequence[tuple[str, str]], selector: str = "", by: str = "") -> dict[str, Any]:
+    """Trace exemplars for a latency panel, over the raw histogram `<histogram>_bucket`
+    (or several, as (histogram, selector) pairs, for a panel spanning services).
+
+    The panel's lines read recorded quantiles, which carry no exemplars. This target asks
+    Prometheus for the exemplars of the raw buckets over the whole range (Grafana's exemplar
+    query, /api/v1/query_exemplars), and its PromQL runs as one instant query: the current
+    raw P95, one point, cheap at any range. Grafana runs instant, range and exemplar
+    queries independently (pkg/promlib/querydata/request.go, fetch), so no range query
+    over raw buckets is made. The exemplars' trace ids link to Tempo (datasource
+    exemplarTraceIdDestinations).
+    """
+    pairs = [(histogram, selector)] if isinstance(histogram, str) else list(histogram)
+    grouping = f"{by}, le" if by else "le"
+    rates = " or ".join(f"rate({name}_bucket{{{sel}}}[$__rate_interval])" if sel else f"rate({name}_bucket[$__rate_interval])"
+                        for name, sel in pairs)
+    expr = f"histogram_quantile(0.95, sum by ({grouping}) ({rates}))"
+    return q(expr, "P95 now, with trace exemplars" + (f" {{{{{by}}}}}" if by else ""), instant=True, exemplar=True)
 
 
 def tempo_query(query_type: str, query: str = "", **extra: Any) -> dict[str, Any]:

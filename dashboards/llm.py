@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.builders.dashboard_rules import INTERVAL_S
-from dashboards.lib import Dashboard, q, stat, steps, table, timeseries
+from dashboards.lib import Dashboard, exemplars, q, stat, steps, table, timeseries
 
 UID = "shannon-llm"
 SEL = 'job="llm-service", instance=~"$instance"'
@@ -46,6 +46,7 @@ def build() -> dict[str, Any]:
     d.add(
         timeseries("Request P95 Latency by Provider", [
             q("max by (provider) (job_provider:llm_request_duration_seconds:p95_rate5m)", "{{provider}}"),
+            exemplars("llm_request_duration_seconds", SEL, by="provider"),
         ], unit="s", w=12, thresholds=steps(("green", None), ("red", 8)),
             description="LLMServiceLatencyHigh fires above 8s."),
         timeseries("Requests by Cache Status", [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.lib import Dashboard, q, stat, steps, table, timeseries
+from dashboards.lib import Dashboard, exemplars, q, stat, steps, table, timeseries
 
 UID = "shannon-overview"
 SERVICES = ("orchestrator", "agent-core", "llm-service")
@@ -35,8 +35,12 @@ def build() -> dict[str, Any]:
                    unit="reqps", w=8),
         timeseries("Error Ratio", [q(f'job:shannon_error_ratio:rate5m{{job=~"{"|".join(SERVICES)}"}}', "{{job}}")],
                    unit="percentunit", w=8, thresholds=steps(("green", None), ("red", 0.05))),
-        timeseries("P95 Duration", [q(f'job:shannon_request_duration_seconds:p95_rate5m{{job=~"{"|".join(SERVICES)}"}}',
-                                      "{{job}}")], unit="s", w=8),
+        timeseries("P95 Duration", [
+            q(f'job:shannon_request_duration_seconds:p95_rate5m{{job=~"{"|".join(SERVICES)}"}}', "{{job}}"),
+            exemplars([("shannon_grpc_request_duration_seconds", 'job="orchestrator"'),
+                       ("agent_core_grpc_request_duration_seconds", 'job="agent-core"'),
+                       ("llm_request_duration_seconds", 'job="llm-service"')], by="job"),
+        ], unit="s", w=8),
     )
     d.row("Dependencies")
     d.add(

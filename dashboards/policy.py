@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.lib import Dashboard, barchart, piechart, q, stat, steps, table, timeseries
+from dashboards.lib import Dashboard, barchart, exemplars, piechart, q, stat, steps, table, timeseries
 
 UID = "shannon-policy-production"
 SLO = 'slo="policy-evaluation"'
@@ -48,6 +48,7 @@ def build() -> dict[str, Any]:
             q("job:shannon_policy_latency_seconds:p50_rate5m", "P50"),
             q("job:shannon_policy_latency_seconds:p95_rate5m", "P95"),
             q("job:shannon_policy_latency_seconds:p99_rate5m", "P99"),
+            exemplars("shannon_policy_latency_slo_seconds", RAW),
         ], unit="s", w=12, thresholds=steps(("green", None), ("red", 0.005)),
             description="Fleet-wide evaluation latency quantiles. SLO: P95 under 5ms (PolicyLatencyHigh)."),
         timeseries("Error Ratio by Window", [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.lib import Dashboard, explore_traces_link, node_graph, q, table, tempo_query, timeseries
+from dashboards.lib import Dashboard, exemplars, explore_traces_link, node_graph, q, table, tempo_query, timeseries
 
 UID = "shannon-traces"
 CALLS = "service_status_code:traces_spanmetrics_calls:rate5m"
@@ -36,6 +36,7 @@ def build() -> dict[str, Any]:
         timeseries("Span P95 Latency by Service", [
             q("histogram_quantile(0.95, sum by (service, le) (service_le:traces_spanmetrics_latency_bucket:rate5m))",
               "{{service}}"),
+            exemplars("traces_spanmetrics_latency", by="service"),
         ], unit="s", w=8, links=service_link),
     )
     d.add(
@@ -51,6 +52,11 @@ def build() -> dict[str, Any]:
             "Traces of ${__data.fields.span_name}",
             '{resource.service.name="${__data.fields.service}" && name="${__data.fields.span_name}"}')]),
     )
-    d.add(table("Recent Error Traces", [tempo_query("traceql", "{ status = error }", limit=20, tableType="traces")],
-                w=24, h=9, description="The latest traces with an error span; click a trace id to open it."))
+    # A TraceQL search spans at most query_frontend.search.max_duration (168h by default), less
+    # than the dashboard's longest ranges: this panel looks at the last hour whatever the range.
+    recent = table("Recent Error Traces", [tempo_query("traceql", "{ status = error }", limit=20, tableType="traces")],
+                   w=24, h=9, description="The latest traces with an error span, over the last hour; click a trace id "
+                                          "to open it.")
+    recent.body["timeFrom"] = "1h"
+    d.add(recent)
     return d.build()

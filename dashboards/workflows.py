@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.lib import Dashboard, q, stat, steps, timeseries
+from dashboards.lib import Dashboard, exemplars, q, stat, steps, timeseries
 
 UID = "shannon-workflows"
 SEL = 'job="orchestrator", instance=~"$instance"'
@@ -41,6 +41,7 @@ def build() -> dict[str, Any]:
         timeseries("Workflow Duration P50/P95", [
             q(f"histogram_quantile(0.50, sum by (le) ({DURATION}))", "P50"),
             q(f"histogram_quantile(0.95, sum by (le) ({DURATION}))", "P95"),
+            exemplars("shannon_workflow_duration_seconds", SEL),
         ], unit="s", w=12),
     )
     d.add(

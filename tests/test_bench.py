@@ -136,3 +136,26 @@ def test_program_memory_is_the_child_s_own():
                          cwd=Path(__file__).resolve().parents[1], check=True, capture_output=True, text=True)
     del hog
     assert 1 < float(out.stdout) < 200
+
+
+def test_previous_run_figures_are_shown_beside_the_new_ones(tmp_path):
+    """The comparison section reads an earlier results file's tables and prints each figure beside this run's."""
+    from bench.__main__ import QueryBench, compare_with_previous
+    from bench.latency import Run
+    from bench.queries import DashboardCost
+
+    previous = tmp_path / "old.md"
+    previous.write_text("| | |\n|---|---|\n| prometheus | prometheus, version 2.42.0 (x) |\n"
+                        "| alertmanager | alertmanager, version 0.25.0 (y) |\n\n"
+                        "| Range | Dashboard | Queries | Panel p50 (ms) | Panel max (ms) | Slowest panel | Total (ms) | Errors |\n"
+                        "|---|---|---|---|---|---|---|---|\n| 30d | ours policy.json | 17 | 8 | 136 | Top | 311 | 0 |\n\n"
+                        "| Configuration | Alert | Delivered | Min (s) | Median (s) | Max (s) |\n|---|---|---|---|---|---|\n"
+                        "| ours | OrchestratorDown | 5/5 | 80.0 | 81.0 | 90.0 |\n")
+    cost = DashboardCost("ours policy.json", 30 * 86400, {"Top": 0.120, "Other": 0.080}, 17, [], 0)
+    qb = QueryBench(costs=[cost])
+    runs = [Run("ours", "OrchestratorDown", i, 70.0 + i, None, None) for i in range(3)]
+    text = "\n".join(compare_with_previous(previous, {"prometheus": "prometheus, version 3.5.3 (z)",
+                                                      "alertmanager": "alertmanager, version 0.33.1"}, qb, runs))
+    assert "on prometheus, version 2.42.0 and alertmanager, version 0.25.0; this run on prometheus, version 3.5.3" in text
+    assert "| 30d | ours policy.json | 311 | 200 | 136 | 120 |" in text
+    assert "| ours | OrchestratorDown | 81.0 | 71.0 | 5/5 | 3/3 |" in text

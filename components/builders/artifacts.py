@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.builders import alertmanager, dashboards, grafana, prometheus, rules, tempo
+from components.builders import alertmanager, dashboards, features, grafana, prometheus, rules, tempo
 from components.builders.exporters import build_blackbox_config
 from components.builders.serialize import dump_json, dump_yaml
 from components.settings import StackSettings, used_secrets
@@ -41,8 +41,10 @@ class Artifacts:
 
 def build_artifacts(settings: StackSettings) -> Artifacts:
     """Build and validate every non-secret file; raises RuleFileError or DashboardError on bad input."""
-    rule_files = rules.build_rule_files(settings)
-    models = dashboards.collect_dashboards()
+    every_rule = rules.apply_settings(rules.load_rule_files(), settings)
+    rule_files = features.filter_rule_files(every_rule, settings)
+    models = features.filter_dashboards(dashboards.collect_dashboards(), settings,
+                                        features.unavailable_records(every_rule, rule_files))
     prom_files = {"prometheus.yml": dump_yaml(prometheus.build_prometheus_config(settings))}
     for name, data in rule_files.items():
         prom_files[f"rules/{name}"] = dump_yaml(data)

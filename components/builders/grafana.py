@@ -30,13 +30,26 @@ PROVISIONING_DIR = f"{CONFIG_DIR}/provisioning"
 DASHBOARDS_DIR = "/var/lib/grafana-dashboards"
 
 
+def image_version(image: str) -> str | None:
+    """`prom/prometheus:v3.13.2` -> `3.13.2`; None for an image pinned by digest alone."""
+    name = image.split("@", 1)[0]
+    _, sep, tag = name.rpartition(":")
+    return tag.removeprefix("v") if sep and "/" not in tag else None
+
+
 def build_datasources(settings: StackSettings) -> list[dict[str, Any]]:
     """Datasource definitions in Grafana's provisioning shape (before `$` escaping)."""
     topo = Topology(settings)
     prometheus_json: dict[str, Any] = {
         "timeInterval": settings.prometheus.scrape_interval,
         "httpMethod": "POST",
+        # With the type and version known, Grafana asks /api/v1/labels and label values with
+        # match[] instead of the series API (packages/grafana-prometheus/src/types.ts PromOptions,
+        # language_provider.ts).
+        "prometheusType": "Prometheus",
     }
+    if version := image_version(settings.image("prometheus")):
+        prometheus_json["prometheusVersion"] = version
     datasources: list[dict[str, Any]] = [
         {
             "name": "Prometheus",
@@ -93,6 +106,9 @@ def build_datasources(settings: StackSettings) -> list[dict[str, Any]]:
                 "nodeGraph": {"enabled": True},
                 "search": {"hide": False},
                 "traceQuery": {"timeShiftEnabled": True, "spanStartTimeShift": "-5m", "spanEndTimeShift": "5m"},
+                # Streams search and TraceQL metrics results over Tempo's stream_over_http_enabled
+                # (public/app/plugins/datasource/tempo/datasource.ts, streamingEnabled).
+                "streamingEnabled": {"search": True, "metrics": True},
             },
         })
     return datasources
@@ -157,7 +173,14 @@ def build_grafana_ini(settings: StackSettings) -> dict[str, dict[str, str]]:
         "users": {"allow_sign_up": "false", "allow_org_create": "false", "auto_assign_org_role": "Viewer"},
         "auth.anonymous": {"enabled": "false"},
         "snapshots": {"external_enabled": "false"},
-        "analytics": {"reporting_enabled": "false", "check_for_updates": "false", "check_for_plugin_updates": "false"},
+        # No phone-home. analytics: usage stats and update checks; news: the news feed;
+        # plugins: Grafana >= 11.4 downloads "preinstalled" plugins from grafana.com at every
+        # start unless preinstall_disabled (pkg/setting/setting_plugins.go), and fetches the
+        # plugin-signing public key unless public_key_retrieval_disabled.
+        "analytics": {"reporting_enabled": "false", "check_for_updates": "false", "check_for_plugin_updates": "false",
+                      "feedback_links_enabled": "false"},
+        "news": {"news_feed_enabled": "false"},
+        "plugins": {"preinstall_disabled": "true", "public_key_retrieval_disabled": "true"},
         "log": {"mode": "console"},
     }
 

@@ -183,8 +183,11 @@ def apply_settings(files: dict[str, dict[str, Any]], settings: StackSettings) ->
 
 
 def build_rule_files(settings: StackSettings, rules_dir: Path | None = None) -> dict[str, dict[str, Any]]:
-    """The rule files Prometheus loads for this stack, keyed by file name."""
-    return apply_settings(load_rule_files(rules_dir), settings)
+    """The rule files Prometheus loads for this stack, keyed by file name, without the rules
+    that read a disabled component's series (builders/features.py)."""
+    from components.builders.features import filter_rule_files
+
+    return filter_rule_files(apply_settings(load_rule_files(rules_dir), settings), settings)
 
 
 def iter_rules(files: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, dict[str, Any]]]:

@@ -1,6 +1,8 @@
 """tempo.yaml: Tempo in monolithic mode, built from settings.
 
-Pure: no `pulumi` import. OTLP gRPC (4317) and HTTP (4318) listen on all
+Pure: no `pulumi` import. Checked against Tempo 2.9.5's configuration (the key tree in
+tests/data/tempo-2.9.5-keys.yaml, from docs/sources/tempo/configuration/manifest.md and
+the Go structs' yaml tags at tag v2.9.5). OTLP gRPC (4317) and HTTP (4318) listen on all
 interfaces (Tempo >= 2.7 binds receivers to localhost unless told otherwise).
 The metrics-generator remote-writes service graphs and span metrics to every
 Prometheus replica, so an HA pair holds the same series. Object-storage
@@ -58,9 +60,11 @@ def build_tempo_config(settings: StackSettings) -> dict[str, Any]:
                 },
             },
         },
-        "ingester": {"max_block_duration": "5m"},
         "compactor": {"compaction": {"block_retention": tempo.retention}},
         "storage": {"trace": trace_storage},
+        # On by default: posts anonymous usage statistics to stats.grafana.org
+        # (pkg/usagestats/config.go, `reporting_enabled`).
+        "usage_report": {"reporting_enabled": False},
     }
     if tempo.metrics_generator:
         config["metrics_generator"] = {
@@ -71,6 +75,11 @@ def build_tempo_config(settings: StackSettings) -> dict[str, Any]:
                                  for url in topo.prometheus_replica_urls()],
             },
             "traces_storage": {"path": f"{DATA_DIR}/generator/traces"},
+            # TraceQL metrics (`{} | rate()`, Grafana's Traces Drilldown) over every span, and over
+            # history: by default local-blocks keeps only server spans and only its last 30
+            # minutes in memory (modules/generator/processor/localblocks/config.go;
+            # docs .../metrics-queries/configure-traceql-metrics.md).
+            "processor": {"local_blocks": {"filter_server_spans": False, "flush_to_storage": True}},
         }
         config["overrides"] = {
             "defaults": {"metrics_generator": {"processors": ["service-graphs", "span-metrics", "local-blocks"]}},

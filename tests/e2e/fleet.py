@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.openmetrics import exposition as openmetrics
 
 from components.catalog import Family, load_catalog
 
@@ -80,7 +81,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:
-        if self.path.startswith("/metrics"):
+        if self.path.startswith("/metrics") and "application/openmetrics-text" in self.headers.get("Accept", ""):
+            # What Prometheus 3 asks for first; only OpenMetrics carries exemplars.
+            body, ctype = openmetrics.generate_latest(self.server.registry), openmetrics.CONTENT_TYPE_LATEST
+        elif self.path.startswith("/metrics"):
             body, ctype = generate_latest(self.server.registry), CONTENT_TYPE_LATEST
         elif self.path.startswith("/health"):
             body, ctype = b'{"status":"ok"}', "application/json"
@@ -108,6 +112,9 @@ class _Server(ThreadingHTTPServer):
 
 class SimulatedService:
     """One process of the fleet: its metrics, its HTTP server, and whether it answers."""
+
+    # OpenMetrics' `_created` series: Shannon's services expose none in the text format.
+    disable_created_metrics()
 
     def __init__(self, name: str, job: str, port: int, families: list[Family]) -> None:
         self.name, self.job, self.port = name, job, port
@@ -157,8 +164,11 @@ class SimulatedService:
 
     def observe(self, family: str, value: float, count: int = 1, **labels: str) -> None:
         child = self.child(family, **labels)
+        # Latency observations carry the trace they were measured in, as an OpenTelemetry SDK
+        # attaches it (exemplar label trace_id).
+        exemplar = {"trace_id": random.randbytes(16).hex()} if family.endswith("_seconds") else None
         for _ in range(count):
-            child.observe(value)
+            child.observe(value, exemplar)
 
     def set(self, family: str, value: float, **labels: str) -> None:
         self.child(family, **labels).set(value)
@@ -442,15 +452,25 @@ def _field(number: int, payload: bytes) -> bytes:
     return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
-def encode_write_request(series: list[tuple[dict[str, str], float, int]]) -> bytes:
-    """A Prometheus remote-write WriteRequest (protobuf), one sample per series."""
+def _labels(labels: dict[str, str]) -> bytes:
+    return b"".join(_field(1, _field(1, k.encode()) + _field(2, v.encode())) for k, v in sorted(labels.items()))
+
+
+def encode_write_request(series: list[tuple[dict[str, str], float, int]],
+                         exemplars: dict[int, tuple[dict[str, str], float]] | None = None) -> bytes:
+    """A Prometheus remote-write WriteRequest (protobuf), one sample per series; `exemplars` maps a
+    series' index to an exemplar (labels, value), stamped with the sample's timestamp."""
     import struct
 
     body = b""
-    for labels, value, timestamp_ms in series:
-        ts = b"".join(_field(1, _field(1, k.encode()) + _field(2, v.encode())) for k, v in sorted(labels.items()))
+    for i, (labels, value, timestamp_ms) in enumerate(series):
         sample = _varint(1 << 3 | 1) + struct.pack("<d", value) + _varint(2 << 3 | 0) + _varint(timestamp_ms)
-        body += _field(1, ts + _field(2, sample))
+        ts = _labels(labels) + _field(2, sample)
+        if exemplars and i in exemplars:
+            ex_labels, ex_value = exemplars[i]
+            ts += _field(3, _labels(ex_labels) + _varint(2 << 3 | 1) + struct.pack("<d", ex_value)
+                         + _varint(3 << 3 | 0) + _varint(timestamp_ms))
+        body += _field(1, ts)
     return body
 
 
@@ -486,9 +506,11 @@ class MetricsGenerator:
         self._counts[key] = self._counts.get(key, 0.0) + amount
         return full, self._counts[key]
 
-    def _batch(self, dt: float) -> list[tuple[dict[str, str], float, int]]:
+    def _batch(self, dt: float) -> tuple[list[tuple[dict[str, str], float, int]], dict[int, tuple[dict[str, str], float]]]:
+        """The series to write, and exemplars: a trace id on each span latency series, as Tempo attaches."""
         now = int(time.time() * 1000)
-        out = []
+        out: list[tuple[dict[str, str], float, int]] = []
+        exemplars: dict[int, tuple[dict[str, str], float]] = {}
         for service in self.SERVICES:
             for status, rate in (("STATUS_CODE_UNSET", 20.0), ("STATUS_CODE_ERROR", 0.2)):
                 labels = {"service": service, "span_name": f"{service}.handle", "span_kind": "SPAN_KIND_SERVER",
@@ -497,12 +519,14 @@ class MetricsGenerator:
                 for le in (*self.BUCKETS, float("inf")):
                     share = 0.2 if le < 0.05 else (0.7 if le < 0.5 else 1.0)
                     bucket = {**labels, "le": "+Inf" if le == float("inf") else repr(le)}
+                    if le == 0.5:
+                        exemplars[len(out)] = ({"traceID": random.randbytes(16).hex()}, 0.3)
                     out.append((*self._add("traces_spanmetrics_latency_bucket", bucket, rate * dt * share), now))
         for client, server in self.EDGES:
             labels = {"client": client, "server": server, "connection_type": ""}
             out.append((*self._add("traces_service_graph_request_total", labels, 10.0 * dt), now))
             out.append((*self._add("traces_service_graph_request_failed_total", labels, 0.1 * dt), now))
-        return out
+        return out, exemplars
 
     def _run(self) -> None:
         import cramjam
@@ -511,8 +535,8 @@ class MetricsGenerator:
         last = time.monotonic()
         while not self._stop.wait(2.0):
             now = time.monotonic()
-            batch, last = self._batch(now - last), now
-            body = bytes(cramjam.snappy.compress_raw(encode_write_request(batch)))
+            (batch, exemplars), last = self._batch(now - last), now
+            body = bytes(cramjam.snappy.compress_raw(encode_write_request(batch, exemplars)))
             try:
                 response = requests.post(self.url, data=body, timeout=5, headers={
                     "Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",

@@ -321,6 +321,27 @@ def test_every_dashboard_query_returns_data(e2e: Stack):
     assert not empty, "no data for:\n" + "\n".join(empty)
 
 
+def test_every_exemplar_target_finds_trace_exemplars(e2e: Stack):
+    """Each latency panel's exemplar query, as Grafana sends it to /api/v1/query_exemplars, returns exemplars
+    with a trace id: scraped over OpenMetrics from the services, remote-written by Tempo's generator."""
+    from components.builders.dashboards import panels
+
+    targets = [(name, panel["title"], t["expr"]) for name, d in collect_dashboards().items() for panel in panels(d)
+               for t in panel.get("targets", []) if t.get("exemplar")]
+    assert targets
+    end = time.time()
+    missing = []
+    for dashboard, title, expr in targets:
+        query = promql.substitute(expr, rate_interval="30s", range_="2m")
+        data = requests.get(f"{e2e.prometheus}/api/v1/query_exemplars", timeout=30,
+                            params={"query": query, "start": end - 120, "end": end}).json()
+        assert data["status"] == "success", data
+        ids = {label for series in data["data"] for ex in series["exemplars"] for label in ex["labels"]}
+        if not ids & {"trace_id", "traceID"}:
+            missing.append(f"{dashboard} / {title}")
+    assert not missing, f"no trace exemplars for: {missing}"
+
+
 def test_render_rejects_broken_rules_before_anything_runs(tmp_path: Path):
     """The render command refuses a rule file with invalid PromQL, naming file and rule, and writes nothing."""
     import shutil
