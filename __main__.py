@@ -51,8 +51,11 @@ def main() -> None:
 
     provider: pulumi.ProviderResource
     if settings.platform == "kubernetes":
+        # Mutable ConfigMaps and Secrets: a rule or route edit updates them in place (the pods'
+        # checksum annotation rolls them) instead of deleting and re-creating them.
         provider = k8s.Provider("kubernetes", context=settings.kubernetes.context,
-                                namespace=settings.kubernetes.namespace)
+                                namespace=settings.kubernetes.namespace,
+                                enable_config_map_mutable=True, enable_secret_mutable=True)
     else:
         provider = docker.Provider("docker", host=settings.docker.host)
 

@@ -99,7 +99,10 @@ HEALTH: Final[dict[str, tuple[str, str]]] = {
     "prometheus": ("/-/ready", "/-/healthy"),
     "alertmanager": ("/-/ready", "/-/healthy"),
     "grafana": ("/api/health", "/api/health"),
-    "tempo": ("/ready", "/ready"),
+    # Liveness must not wait on readiness: /ready stays 503 through a WAL replay, and a
+    # liveness probe on it would kill the replay (cmd/tempo/app/app.go serves
+    # /api/status/buildinfo from the start).
+    "tempo": ("/ready", "/api/status/buildinfo"),
     "node-exporter": ("/", "/"),
     "postgres-exporter": ("/", "/"),
     "redis-exporter": ("/health", "/health"),

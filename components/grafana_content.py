@@ -45,12 +45,16 @@ class GrafanaContent(pulumi.ComponentResource):
                 opts=child)
             for ds in args.datasources
         ]
+        # Named by uid, which is what Grafana keys a dashboard by: renaming its file must not
+        # create the "new" dashboard and then delete the same uid as the "old" one. The alias
+        # carries stacks whose dashboards were named by file over.
         dashboards = [
             grafana.oss.Dashboard(
-                f"{name}-dashboard-{file_name.removesuffix('.json')}",
+                f"{name}-dashboard-{model['uid']}",
                 config_json=dump_json(for_grafana(model)), folder=folder.uid, overwrite=True,
                 message="deployed by shannon-observability",
-                opts=pulumi.ResourceOptions(parent=self, depends_on=datasources))
+                opts=pulumi.ResourceOptions(parent=self, depends_on=datasources, aliases=[
+                    pulumi.Alias(name=f"{name}-dashboard-{file_name.removesuffix('.json')}")]))
             for file_name, model in args.dashboards.items()
         ]
         self.folder_uid = folder.uid

@@ -52,6 +52,9 @@ class NodeExporter(pulumi.ComponentResource):
                          HostMount("/", "/host/root")),
             host_network=True,
             host_pid=True,
+            linux_only=True,
+            # Evicted last under node pressure: the node's metrics matter most then.
+            priority_class="system-node-critical",
         )
         self.deployed = args.platform.deploy(name, workload, pulumi.ResourceOptions(parent=self))
         self.register_outputs({})

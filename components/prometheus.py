@@ -33,10 +33,14 @@ class Prometheus(pulumi.ComponentResource):
         ready, live = defaults.HEALTH["prometheus"]
 
         service_account = None
+        workload_opts = child
         if isinstance(args.platform, KubernetesBackend):
             # Least privilege: get/list/watch where targets are discovered, nothing cluster-wide.
-            service_account, _ = args.platform.discovery_rbac(
+            service_account, rbac = args.platform.discovery_rbac(
                 name, "prometheus", [s.shannon.namespace, s.kubernetes.namespace], child)
+            # Pods must not start before they may discover: a missing binding is a silent empty
+            # target list until Prometheus's next retry, not an error.
+            workload_opts = pulumi.ResourceOptions(parent=self, depends_on=rbac)
 
         workload = Workload(
             name="prometheus",
@@ -56,7 +60,7 @@ class Prometheus(pulumi.ComponentResource):
             needs_api_token=isinstance(args.platform, KubernetesBackend),
             join_shannon_network=True,
         )
-        self.deployed = args.platform.deploy(name, workload, child, service_account=service_account)
+        self.deployed = args.platform.deploy(name, workload, workload_opts, service_account=service_account)
 
         topo = Topology(s)
         self.url = pulumi.Output.from_input(topo.prometheus_url())

@@ -106,6 +106,15 @@ def _host_port(value: str) -> str:
 HostPort = Annotated[str, AfterValidator(_host_port)]
 
 
+def _http_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        raise ValueError(f"{value!r} is not an http(s) URL, e.g. https://prometheus.example.com")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
 class Model(BaseModel):
     """Base for every settings model: camelCase keys as Pulumi config uses, no unknown keys."""
 
@@ -148,6 +157,12 @@ class PrometheusSettings(Model):
             description="Per-scrape timeout; must not exceed the scrape interval.", examples=["10s"])
     evaluation_interval: Duration = Field("15s", description="How often rules are evaluated.", examples=["15s"])
     alert_resend_delay: Duration = Field("1m", description="How often Prometheus re-sends firing alerts to Alertmanager.")
+    external_url: HttpUrl | None = Field(
+        None, description="URL people reach Prometheus at (--web.external-url): the alerts' source links in Slack and "
+                          "PagerDuty. Unset: the Service URL (Kubernetes) or http://127.0.0.1:<localPort> (Docker).")
+    enable_lifecycle: bool = Field(
+        False, description="Serve /-/reload and /-/quit (--web.enable-lifecycle) to anything that reaches the port. "
+                           "Config changes roll the pods without it.")
     retention: Duration = Field("15d", description="Time-based retention (--storage.tsdb.retention.time).", examples=["15d"])
     volume_size: Quantity = Field(defaults.VOLUME_SIZES["prometheus"],
             description="Persistent volume size for the TSDB.", examples=["50Gi"])
@@ -205,7 +220,12 @@ class Receivers(Model):
     chat: Receiver = Field(default_factory=lambda: Receiver(type="slack", channel="#shannon-alerts"),
                            description="Receives severity=warning alerts.")
     deadman: Receiver = Field(default_factory=lambda: Receiver(type="webhook"),
-                              description="Receives the always-firing Watchdog; null receiver if no URL is set.")
+                              description="Receives the always-firing Watchdog. A stack that pages (pager type "
+                                          "pagerduty) requires its URL (url, or the secret deadmanUrl) unless "
+                                          "deadmanOptOut says why not.")
+    deadman_opt_out: str | None = Field(
+        None, description="Why this paging stack runs without a dead-man's switch (then the Watchdog goes nowhere and "
+                          "nobody learns that alerting itself is down).")
 
     @model_validator(mode="after")
     def _roles_fit(self) -> Receivers:
@@ -217,7 +237,22 @@ class Receivers(Model):
             if receiver.type == "null":
                 raise FieldProblemError(f"{role}.type", f"the {role} receiver cannot be null: its alerts would be dropped",
                                    example="webhook")
+        if self.deadman_opt_out is not None and not self.deadman_opt_out.strip():
+            raise FieldProblemError("deadmanOptOut", "the opt-out needs its reason", example="staging: no heartbeat service")
+        if self.pages and self.deadman.type not in ("webhook", "null") and self.deadman_opt_out is None:
+            raise FieldProblemError("deadman.type", "a paging stack's dead-man's switch is a webhook (a heartbeat service)",
+                                    example="webhook")
         return self
+
+    @property
+    def pages(self) -> bool:
+        """Whether critical alerts reach a pager: then silence of the alerting path must be noticed."""
+        return self.pager.type == "pagerduty"
+
+    @property
+    def needs_deadman_secret(self) -> bool:
+        """A paging stack with a webhook deadman without a URL needs the deadmanUrl secret (unless it opted out)."""
+        return self.pages and self.deadman.type == "webhook" and self.deadman.url is None and self.deadman_opt_out is None
 
 
 class RouteTiming(Model):
@@ -235,6 +270,9 @@ class AlertmanagerSettings(Model):
             description="Volume for silences and the notification log.")
     resources: Resources = _resources("alertmanager")
     local_port: Port = Field(9093, description="Docker only: port published on 127.0.0.1.")
+    external_url: HttpUrl | None = Field(
+        None, description="URL people reach Alertmanager at (--web.external-url): the links in Slack and PagerDuty "
+                          "messages. Unset: the Service URL (Kubernetes) or http://127.0.0.1:<localPort> (Docker).")
     route: RouteTiming = Field(default_factory=RouteTiming, description="Notification timing of the route tree.")
     receivers: Receivers = Field(default_factory=Receivers, description="The pager, chat and deadman receivers.")
     secrets_dir: str = Field("/etc/alertmanager/secrets",
@@ -514,7 +552,8 @@ SECRETS: dict[str, SecretSpec] = {s.key: s for s in [
                "'<32-character routing key>'"),
     SecretSpec("slackApiUrl", "Slack incoming-webhook URL of the chat receiver",
                "https://hooks.slack.com/services/T000/B000/XXXX"),
-    SecretSpec("deadmanUrl", "Heartbeat URL the Watchdog is sent to (optional: null receiver if unset)",
+    SecretSpec("deadmanUrl", "Heartbeat URL the Watchdog is sent to (required where the pager is PagerDuty, unless "
+                             "alertmanager.receivers.deadmanOptOut says why not)",
                "'https://hc-ping.com/<uuid>'"),
     SecretSpec("postgresDsn", "Postgres DSN for postgres-exporter",
                "'postgresql://exporter:<password>@postgres:5432/shannon?sslmode=disable'"),
@@ -539,6 +578,8 @@ def required_secrets(settings: StackSettings) -> list[str]:
         needed.append("redisAddr")
     if settings.tempo.enabled and settings.tempo.storage == "s3":
         needed += ["s3AccessKey", "s3SecretKey"]
+    if receivers.needs_deadman_secret:
+        needed.append("deadmanUrl")
     return needed
 
 
@@ -547,8 +588,9 @@ def used_secrets(settings: StackSettings, present: set[str]) -> list[str]:
     optional = []
     if "grafanaAdminPassword" in present:
         optional.append("grafanaAdminPassword")
-    if settings.alertmanager.receivers.deadman.type == "webhook" and settings.alertmanager.receivers.deadman.url is None \
-            and "deadmanUrl" in present:
+    deadman = settings.alertmanager.receivers.deadman
+    if deadman.type == "webhook" and deadman.url is None and "deadmanUrl" in present \
+            and not settings.alertmanager.receivers.needs_deadman_secret:
         optional.append("deadmanUrl")
     return required_secrets(settings) + optional
 

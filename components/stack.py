@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
+import pulumi_random as random
 import pulumiverse_grafana as grafana_provider
 
 from components.alertmanager import Alertmanager, AlertmanagerArgs
@@ -56,8 +57,12 @@ class ObservabilityStack(pulumi.ComponentResource):
 
         platform: Backend
         depends: list[pulumi.Resource] = []
+        # Keys the config checksums that roll pods, so they reveal nothing about the secrets
+        # they cover; replacing it only rolls every pod once.
+        checksum_key = random.RandomPassword(f"{name}-checksum-key", length=32, special=False,
+                                             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["length", "special"]))
         if s.platform == "kubernetes":
-            platform = KubernetesBackend(s)
+            platform = KubernetesBackend(s, checksum_key.result)
             namespace = platform.create_namespace(f"{name}-namespace", pulumi.ResourceOptions(parent=self))
             depends.append(namespace)
             self.location = pulumi.Output.from_input(s.kubernetes.namespace)
@@ -66,7 +71,7 @@ class ObservabilityStack(pulumi.ComponentResource):
                                      labels=[docker.NetworkLabelArgs(label="org.shannon-observability.stack",
                                                                      value=s.stack)],
                                      opts=pulumi.ResourceOptions(parent=self))
-            platform = DockerBackend(s, network.name)
+            platform = DockerBackend(s, network.name, checksum_key.result)
             depends.append(network)
             self.location = network.name
         child = pulumi.ResourceOptions(parent=self, depends_on=depends)

@@ -55,6 +55,12 @@ class Topology:
 
     # --- wiring used by several builders ---------------------------------------------------
 
+    def public_url(self, component: str, local_port: int) -> str:
+        """Where a person reaches a component when no external URL is set: its Service, or loopback on Docker."""
+        if self.kubernetes:
+            return f"http://{self.service_host(component)}:{defaults.PORTS[component]}"
+        return f"http://127.0.0.1:{local_port}"
+
     def prometheus_url(self) -> str:
         return f"http://{self.service_host('prometheus')}:{defaults.PORTS['prometheus']}"
 

@@ -53,6 +53,7 @@ class Recorded:
     secret_paths: set[str]
     provider: str | None
     dependencies: list[str] = field(default_factory=list)
+    options: pulumi.ResourceOptions = field(default_factory=pulumi.ResourceOptions)
 
 
 @dataclass
@@ -106,12 +107,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[Recorded] = []
+        self.options: dict[tuple[str, str], pulumi.ResourceOptions] = {}  # (type, name) -> options as declared
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         secret_paths: set[str] = set()
         inputs = _unwrap(args.inputs, "", secret_paths)
         self.resources.append(Recorded(args.typ, args.name, "", "", bool(args.custom), inputs, secret_paths,
-                                       args.provider))
+                                       args.provider, options=self.options.get((args.typ, args.name),
+                                                                               pulumi.ResourceOptions())))
         state = dict(args.inputs)
         # The computed outputs the program reads back.
         if args.typ == "docker:index/remoteImage:RemoteImage":
@@ -141,7 +144,13 @@ def run_stack(stack: str, secrets: dict[str, str] | None = None, stack_file: Pat
     pulumi.runtime.set_all_config(config, secret_keys)
     os.environ.pop("PULUMI_CONFIG", None)
 
+    def record_options(args: pulumi.ResourceTransformationArgs) -> None:
+        # Resource options (protect, ignore_changes, retain_on_delete, aliases...) never reach
+        # the mocks' new_resource; a stack transformation sees them as declared.
+        mocks.options[(args.type_, args.name)] = args.opts
+
     def program() -> None:
+        pulumi.runtime.register_stack_transformation(record_options)
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
     _sync_await(run_pulumi_func(program))

@@ -93,9 +93,13 @@ def test_rule_files_are_relative(prod: StackSettings):
 
 
 def test_prometheus_flags(prod: StackSettings):
-    """Lifecycle API on; retention time and size from settings; remote-write receiver and exemplars together."""
+    """Lifecycle API (/-/quit to any admitted pod) off unless asked for; external URL set; retention time and size
+    from settings; remote-write receiver and exemplars together."""
     args = prometheus.prometheus_args(prod)
-    assert "--web.enable-lifecycle" in args
+    assert "--web.enable-lifecycle" not in args
+    assert "--web.enable-lifecycle" in prometheus.prometheus_args(
+        prod.model_copy(update={"prometheus": prod.prometheus.model_copy(update={"enable_lifecycle": True})}))
+    assert "--web.external-url=http://prometheus.monitoring.svc.cluster.local:9090" in args
     assert "--storage.tsdb.retention.time=30d" in args
     assert "--storage.tsdb.retention.size=85GB" in args  # 85% of 100Gi
     assert "--web.enable-remote-write-receiver" in args and "--enable-feature=exemplar-storage" in args

@@ -73,9 +73,9 @@ def test_missing_secrets_reported_together():
     """Every required secret that is not set is listed at once, each with a `--secret` command."""
     error = _error({"platform": "kubernetes", "grafana": {"url": "https://grafana.example.com"}}, secrets=set())
     keys = [p.key for p in error.missing_secrets]
-    assert keys == ["pagerdutyRoutingKey", "slackApiUrl"]
+    assert keys == ["pagerdutyRoutingKey", "slackApiUrl", "deadmanUrl"]
     assert all(p.fix.startswith(f"pulumi config set --secret {p.key} ") for p in error.missing_secrets)
-    assert "Missing required secrets in stack 'prod', 2:" in str(error)
+    assert "Missing required secrets in stack 'prod', 3:" in str(error)
 
 
 def test_all_problems_reported_at_once():

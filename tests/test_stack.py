@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import Any
 
 import yaml
@@ -80,7 +81,8 @@ def test_prometheus_statefulset(prod_run: StackRun):
     pod = spec["template"]["spec"]
     container = pod["containers"][0]
     assert container["image"] == "prom/prometheus:v3.13.2"
-    assert "--web.enable-lifecycle" in container["args"]
+    assert "--web.enable-lifecycle" not in container["args"]
+    assert "--web.external-url=http://prometheus.monitoring.svc.cluster.local:9090" in container["args"]
     assert {"name": "config", "mountPath": "/etc/prometheus", "readOnly": True} in container["volumeMounts"]
     assert {"name": "data", "mountPath": "/prometheus"} in container["volumeMounts"]
     assert container["ports"] == [{"name": "web", "containerPort": 9090, "protocol": "TCP"}]
@@ -88,14 +90,18 @@ def test_prometheus_statefulset(prod_run: StackRun):
 
 
 def test_checksum_annotation_tracks_config(prod_run: StackRun, tmp_path):
-    """The pod template's checksum is the hash of the mounted files, and changes when a setting changes them."""
+    """The pod template's checksum is an HMAC of the mounted files keyed by the stack's random checksum key,
+    and changes when a setting changes them."""
     sts = _k8s(prod_run, "StatefulSet", "prometheus")
     checksum = sts["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
     files = _configmap_files(prod_run, "prometheus-config")
-    digest = hashlib.sha256()
+    key = "generated-test-password-for-shannon-checksum-key"  # the mocks' RandomPassword result
+    digest = hmac.new(key.encode(), digestmod=hashlib.sha256)
+    plain = hashlib.sha256()
     for path, text in sorted(files.items()):
         digest.update(path.encode() + b"\0" + text.encode() + b"\0")
-    assert checksum == digest.hexdigest()
+        plain.update(path.encode() + b"\0" + text.encode() + b"\0")
+    assert checksum == digest.hexdigest() != plain.hexdigest()
 
     changed = tmp_path / "Pulumi.prod.yaml"
     changed.write_text((ROOT / "Pulumi.prod.yaml").read_text().replace("scrapeInterval: 15s", "scrapeInterval: 30s"))
@@ -190,12 +196,14 @@ def test_alertmanager_config_is_a_configmap_without_secrets(prod_run: StackRun):
 
 
 def test_prometheus_rbac_is_least_privilege(prod_run: StackRun):
-    """Prometheus may only get/list/watch services, endpoints, pods and endpointslices, per namespace."""
+    """Prometheus may only get/list/watch services, pods and endpointslices (what EndpointSlice discovery reads),
+    per namespace; never endpoints."""
     roles = prod_run.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
     assert sorted(r.inputs["metadata"]["namespace"] for r in roles) == ["monitoring", "shannon"]
     for role in roles:
         for rule in role.inputs["rules"]:
             assert rule["verbs"] == ["get", "list", "watch"]
+            assert "endpoints" not in rule["resources"]
     assert not [r for r in prod_run.resources if "ClusterRole" in r.type]
     for binding in prod_run.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"):
         assert binding.inputs["subjects"] == [{"kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"}]

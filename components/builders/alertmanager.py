@@ -135,6 +135,8 @@ def alertmanager_args(settings: StackSettings) -> list[str]:
         f"--config.file={config_path()}",
         f"--storage.path={DATA_DIR}",
         f"--web.listen-address=:{defaults.PORTS['alertmanager']}",
+        # The links in Slack and PagerDuty messages point here, not at a pod's hostname.
+        f"--web.external-url={am.external_url or topo.public_url('alertmanager', am.local_port)}",
     ]
     if am.replicas > 1:
         args.append(f"--cluster.listen-address=0.0.0.0:{defaults.PORTS['alertmanager-cluster']}")

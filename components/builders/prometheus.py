@@ -164,10 +164,12 @@ def prometheus_args(settings: StackSettings) -> list[str]:
         f"--storage.tsdb.retention.size={prom.effective_retention_size}",
         f"--web.listen-address=:{defaults.PORTS['prometheus']}",
         f"--rules.alert.resend-delay={prom.alert_resend_delay}",
-        # Config changes are applied by a rolling restart (checksum annotation) and can be
-        # hot-reloaded with POST /-/reload.
-        "--web.enable-lifecycle",
+        # Links in notifications (an alert's generatorURL) point here, not at a pod's hostname.
+        f"--web.external-url={prom.external_url or Topology(settings).public_url('prometheus', prom.local_port)}",
     ]
+    if prom.enable_lifecycle:
+        # Config changes roll the pods (checksum annotation); this only adds hot reload.
+        args.append("--web.enable-lifecycle")
     if remote_write_enabled(settings):
         args += ["--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage"]
     return args

@@ -21,10 +21,11 @@ from components.units import megabytes
 
 
 class DockerBackend:
-    def __init__(self, settings: StackSettings, network: pulumi.Input[str]) -> None:
+    def __init__(self, settings: StackSettings, network: pulumi.Input[str], checksum_key: pulumi.Input[str]) -> None:
         self.settings = settings
         self.topology = Topology(settings)
         self.network = network
+        self.checksum_key = checksum_key  # a Pulumi secret: keys the config checksums (Workload.checksum)
 
     def deploy(self, name: str, w: Workload, opts: pulumi.ResourceOptions,
                service_account: pulumi.Resource | None = None) -> Deployed:
@@ -32,7 +33,7 @@ class DockerBackend:
         created: list[pulumi.Resource] = []
         image = docker.RemoteImage(f"{name}-image", name=w.image, keep_locally=True, opts=opts)
         created.append(image)
-        checksum = w.checksum()
+        checksum = w.checksum(self.checksum_key)
         uid, gid = w.run_as
 
         uploads = [docker.ContainerUploadArgs(file=f"{w.config_dir}/{path}", content=content,
@@ -57,7 +58,14 @@ class DockerBackend:
             suffix = "" if index is None else f"-{i}"
             replica_volumes = list(volumes)
             if w.data is not None:
-                volume = docker.Volume(f"{name}-volume{suffix}", name=f"{container_name}-data", opts=opts)
+                # Replica 0 keeps the single-replica volume whatever the replica count, so scaling
+                # never renames (and so never deletes) it; volumes outlive `pulumi destroy` and any
+                # replacement (retain_on_delete): data goes only with `docker volume rm`.
+                volume_suffix = "" if i == 0 else f"-{i}"
+                volume = docker.Volume(
+                    f"{name}-volume{volume_suffix}",
+                    name=f"{self.topology.container_name(w.name, None if i == 0 else i)}-data",
+                    opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)))
                 created.append(volume)
                 replica_volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name,
                                                                   container_path=w.data.mount_path))
@@ -92,6 +100,8 @@ class DockerBackend:
                 memory_reservation=megabytes(w.resources.memory),
                 cpu_shares=max(2, int(_cpu_millis(w.resources.cpu) * 1024 / 1000)),
                 restart="unless-stopped",
+                # Bounded logs: Docker's json-file driver keeps everything unless told.
+                log_driver="json-file", log_opts={"max-size": "10m", "max-file": "3"},
                 must_run=True,
                 # Local receivers (dev webhooks) can be reached as host.docker.internal on Linux too.
                 hosts=[docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")],

@@ -26,9 +26,10 @@ def _key(path: str) -> str:
 
 
 class KubernetesBackend:
-    def __init__(self, settings: StackSettings) -> None:
+    def __init__(self, settings: StackSettings, checksum_key: pulumi.Input[str]) -> None:
         self.settings = settings
         self.namespace = settings.kubernetes.namespace
+        self.checksum_key = checksum_key  # a Pulumi secret: keys the config checksums (Workload.checksum)
 
     def meta(self, name: str, labels: dict[str, str] | None = None, namespace: str | None = None,
              annotations: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -43,12 +44,14 @@ class KubernetesBackend:
         # node-exporter needs hostPath, hostNetwork and hostPID, which the baseline and
         # restricted Pod Security levels forbid; every other pod meets "restricted", and
         # the audit/warn labels report any that does not.
+        # Deleting a namespace deletes every claim in it: a renamed or removed namespace stays
+        # in the cluster (retain_on_delete), with its volumes, for the operator to remove.
         return k8s.core.v1.Namespace(name, metadata={"name": self.namespace, "labels": {
             "pod-security.kubernetes.io/enforce": "privileged",
             "pod-security.kubernetes.io/audit": "restricted",
             "pod-security.kubernetes.io/warn": "restricted",
             "app.kubernetes.io/part-of": "shannon-observability",
-        }}, opts=opts)
+        }}, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)))
 
     def deploy(self, name: str, w: Workload, opts: pulumi.ResourceOptions,
                service_account: k8s.core.v1.ServiceAccount | None = None) -> Deployed:
@@ -125,8 +128,11 @@ class KubernetesBackend:
                                "initialDelaySeconds": 5, "periodSeconds": 10, "timeoutSeconds": 5,
                                "failureThreshold": 3},
             "livenessProbe": {"httpGet": {"path": w.liveness.path, "port": w.liveness.port},
-                              "initialDelaySeconds": 30, "periodSeconds": 15, "timeoutSeconds": 5,
-                              "failureThreshold": 6},
+                              "periodSeconds": 15, "timeoutSeconds": 5, "failureThreshold": 6},
+            # Liveness and readiness start only once this succeeds: a WAL replay or a first
+            # database migration may take minutes without the kubelet killing it.
+            "startupProbe": {"httpGet": {"path": w.liveness.path, "port": w.liveness.port},
+                             "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": w.startup_seconds // 10},
             "securityContext": {
                 "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": gid,
                 "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False, "privileged": False,
@@ -150,6 +156,10 @@ class KubernetesBackend:
             pod_spec["dnsPolicy"] = "ClusterFirstWithHostNet"
         if w.host_pid:
             pod_spec["hostPID"] = True
+        if w.linux_only:
+            pod_spec["nodeSelector"] = {"kubernetes.io/os": "linux"}
+        if w.priority_class:
+            pod_spec["priorityClassName"] = w.priority_class
         if w.kind == "per-node":
             pod_spec["tolerations"] = [{"operator": "Exists"}]  # every node, including tainted ones
         elif w.replicas > 1:
@@ -161,7 +171,7 @@ class KubernetesBackend:
                  "labelSelector": {"matchLabels": w.selector()}},
             ]
         template = {
-            "metadata": {"labels": labels, "annotations": {"checksum/config": w.checksum()}},
+            "metadata": {"labels": labels, "annotations": {"checksum/config": w.checksum(self.checksum_key)}},
             "spec": pod_spec,
         }
 
@@ -190,6 +200,7 @@ class KubernetesBackend:
                 "template": template,
                 "updateStrategy": {"type": "RollingUpdate"},
             }
+            ignore: list[str] = []
             if w.data is not None:
                 claim_spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
                                               "resources": {"requests": {"storage": w.data.size}}}
@@ -197,12 +208,16 @@ class KubernetesBackend:
                     claim_spec["storageClassName"] = self.settings.kubernetes.storage_class
                 spec["volumeClaimTemplates"] = [{"metadata": {"name": "data", "labels": labels}, "spec": claim_spec}]
                 spec["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Retain", "whenScaled": "Retain"}
+                # volumeClaimTemplates is immutable: a changed size or class would replace the
+                # StatefulSet (every replica down at once). The claims below are what is sized.
+                ignore.append("spec.volumeClaimTemplates")
+                created += self._claims(name, w, labels, claim_spec, opts)
             workload = k8s.apps.v1.StatefulSet(
                 f"{name}-statefulset", metadata=self.meta(w.name, labels), spec=spec,
                 # Names are fixed (peers address each other by pod DNS), so a replacement
                 # forced by an immutable field must delete the old object first.
                 opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-                    depends_on=created, delete_before_replace=True)))
+                    depends_on=created, delete_before_replace=True, ignore_changes=ignore)))
         elif w.kind == "stateless":
             workload = k8s.apps.v1.Deployment(
                 f"{name}-deployment", metadata=self.meta(w.name, labels),
@@ -236,6 +251,29 @@ class KubernetesBackend:
                 spec={"maxUnavailable": 1, "selector": {"matchLabels": w.selector()}}, opts=opts))
         return Deployed(workload=workload, resources=created)
 
+    def _claims(self, name: str, w: Workload, labels: dict[str, str], claim_spec: dict[str, Any],
+                opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+        """One PersistentVolumeClaim per replica, named as the StatefulSet names its claims
+        (`data-<statefulset>-<ordinal>`), so the StatefulSet adopts them.
+
+        Being the program's own resources, a larger `volumeSize` updates them in place
+        (where the StorageClass allows expansion; the API server refuses a shrink or a
+        non-expandable class, and the `up` stops there, before the workload's retention is
+        raised: the workload depends on them). They survive `pulumi destroy` and scaling down
+        (retain_on_delete); the class of an existing claim is immutable and ignored.
+        """
+        claims: list[pulumi.Resource] = []
+        for i in range(w.replicas):
+            claims.append(k8s.core.v1.PersistentVolumeClaim(
+                f"{name}-data-{i}",
+                metadata={**self.meta(f"data-{w.name}-{i}", labels),
+                          # A claim of a WaitForFirstConsumer class binds only when the pod starts.
+                          "annotations": {"pulumi.com/skipAwait": "true"}},
+                spec=claim_spec,
+                opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                    retain_on_delete=True, ignore_changes=["spec.storageClassName"]))))
+        return claims
+
     def discovery_rbac(self, name: str, account: str, namespaces: list[str],
                        opts: pulumi.ResourceOptions) -> tuple[k8s.core.v1.ServiceAccount, list[pulumi.Resource]]:
         """A ServiceAccount allowed only get/list/watch on what EndpointSlice discovery reads, per namespace."""
@@ -244,7 +282,8 @@ class KubernetesBackend:
                                         automount_service_account_token=False, opts=opts)
         created: list[pulumi.Resource] = [sa]
         rules = [
-            {"apiGroups": [""], "resources": ["services", "endpoints", "pods"], "verbs": ["get", "list", "watch"]},
+            # EndpointSlice discovery reads services, pods and endpointslices, not endpoints.
+            {"apiGroups": [""], "resources": ["services", "pods"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
         ]
         for ns in sorted(set(namespaces)):

@@ -8,6 +8,7 @@ secret contents must be Pulumi secrets.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -83,26 +84,31 @@ class Workload:
     needs_api_token: bool = False  # Kubernetes: mount the ServiceAccount token (service discovery)
     join_shannon_network: bool = False  # Docker: also join Shannon's network
     wait_healthy: bool = False  # Docker: create waits until the health check passes
+    startup_seconds: int = 600  # Kubernetes: how long start-up (WAL replay, migrations) may take
+    linux_only: bool = False  # Kubernetes: schedule on Linux nodes only (host-level programs)
+    priority_class: str | None = None  # Kubernetes: PriorityClass of the pods
     public: PublicHttp | None = None
 
-    def checksum(self) -> pulumi.Output[str]:
-        """A hash of every config and secret file and secret env value.
+    def checksum(self, key: pulumi.Input[str]) -> pulumi.Output[str]:
+        """An HMAC-SHA256, keyed by `key` (a per-stack random secret), of every config and secret
+        file and secret env value.
 
         A change rolls the pods (Kubernetes annotation) or replaces the container (Docker
-        label). It is unsecreted: a SHA-256 reveals nothing usable about the secrets in it,
-        and keeping it plain keeps the rest of the pod template readable in previews.
+        label). It is unsecreted, so the pod template stays readable in previews; being keyed,
+        it cannot be used to guess a secret offline by whoever can read the Deployment (a
+        plain hash of a weak password can be brute-forced).
         """
         items = sorted({**self.config_files, **{f"secret:{k}": v for k, v in self.secret_files.items()},
                         **{f"env:{k}": v for k, v in self.secret_env.items()}}.items())
         keys = [k for k, _ in items]
 
-        def digest(values: list[str]) -> str:
-            h = hashlib.sha256()
-            for key, value in zip(keys, values, strict=True):
-                h.update(key.encode() + b"\0" + str(value).encode() + b"\0")
+        def digest(args: list[str]) -> str:
+            h = hmac.new(str(args[0]).encode(), digestmod=hashlib.sha256)
+            for name, value in zip(keys, args[1:], strict=True):
+                h.update(name.encode() + b"\0" + str(value).encode() + b"\0")
             return h.hexdigest()
 
-        return pulumi.Output.unsecret(pulumi.Output.all(*[v for _, v in items]).apply(digest))
+        return pulumi.Output.unsecret(pulumi.Output.all(key, *[v for _, v in items]).apply(digest))
 
     def labels(self) -> dict[str, str]:
         return {"app.kubernetes.io/name": self.name, "app.kubernetes.io/part-of": "shannon-observability",

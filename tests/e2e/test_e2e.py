@@ -14,6 +14,7 @@ Addresses
   * Blackbox probes target the simulated services' /health; the Grafana URL is loopback.
 Intervals
   * Scrape every 2s (timeout 2s), evaluate every 1s, re-send alerts every 2s.
+  * `prometheus.enableLifecycle` on, for the hot-reload check (deployed stacks roll pods instead).
   * Alertmanager groups wait 1s, re-notify after 2s, repeat after 1h; heartbeat every 3s.
   * Range windows shrink (`rules.rangeOverrides`: 5m->10s, 30m->20s, 1h->30s, 3h/6h->45s,
     1d->30m, 30d->120s), so a fault clears in seconds rather than minutes.

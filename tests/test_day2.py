@@ -1,0 +1,213 @@
+"""Day 1 and day 2: what `pulumi up` does to an existing stack when a user changes a setting later.
+
+Pulumi's mocks run the real program but not the providers, so these tests read what decides an
+update's effect: the resource names, the options each resource is declared with (recorded as
+declared, tests/conftest.py) and the inputs that providers treat as immutable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.settings import SettingsError, load_settings
+from tests.conftest import ROOT, StackRun, run_stack
+
+DATA_COMPONENTS = {"prometheus": "prometheus", "alertmanager": "alertmanager", "grafana": "grafana", "tempo": "tempo"}
+
+
+def _stack_file(tmp_path: Path, stack: str, edit: Any) -> Path:
+    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    edit(data["config"])
+    path = tmp_path / f"Pulumi.{stack}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _by_kind(run: StackRun, kind: str) -> dict[str, Any]:
+    return {r.inputs["metadata"]["name"]: r for r in run.of_type(kind)}
+
+
+def test_volume_templates_never_replace_a_statefulset(prod_run: StackRun):
+    """A StatefulSet's volumeClaimTemplates (immutable: a change would replace it, every replica down at once)
+    are ignored by updates; the claims are the program's own resources, one per replica, named as the
+    StatefulSet names them, created before it."""
+    claims = _by_kind(prod_run, "kubernetes:core/v1:PersistentVolumeClaim")
+    for sts in prod_run.of_type("kubernetes:apps/v1:StatefulSet"):
+        spec, name = sts.inputs["spec"], sts.inputs["metadata"]["name"]
+        if "volumeClaimTemplates" not in spec:
+            continue
+        assert "spec.volumeClaimTemplates" in (sts.options.ignore_changes or []), name
+        template = spec["volumeClaimTemplates"][0]
+        for i in range(int(spec["replicas"])):
+            claim = claims[f"{template['metadata']['name']}-{name}-{i}"]
+            assert claim.inputs["spec"] == template["spec"]
+            assert claim.urn in sts.dependencies, f"{name}: claim {i} is not created before the StatefulSet"
+
+
+def test_growing_a_volume_resizes_the_claims_in_place(prod_run: StackRun, tmp_path: Path):
+    """Raising prometheus.volumeSize changes the claims' storage request (an in-place update where the class
+    allows expansion), the retention size with it, and nothing that would replace the StatefulSet."""
+    def grow(config: dict[str, Any]) -> None:
+        config["shannon-observability:prometheus"]["volumeSize"] = "200Gi"
+    grown = run_stack("prod", stack_file=_stack_file(tmp_path, "prod", grow))
+    before, after = _by_kind(prod_run, "kubernetes:core/v1:PersistentVolumeClaim"), \
+        _by_kind(grown, "kubernetes:core/v1:PersistentVolumeClaim")
+    for name in ("data-prometheus-0", "data-prometheus-1"):
+        assert before[name].inputs["spec"]["resources"]["requests"]["storage"] == "100Gi"
+        assert after[name].inputs["spec"]["resources"]["requests"]["storage"] == "200Gi"
+        assert before[name].name == after[name].name
+    old = _by_kind(prod_run, "kubernetes:apps/v1:StatefulSet")["prometheus"]
+    new = _by_kind(grown, "kubernetes:apps/v1:StatefulSet")["prometheus"]
+    # Every immutable StatefulSet field other than the (ignored) templates is unchanged.
+    for field in ("serviceName", "selector", "podManagementPolicy"):
+        assert old.inputs["spec"][field] == new.inputs["spec"][field]
+    args = new.inputs["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--storage.tsdb.retention.size=170GB" in args  # within the 200Gi the claims now request
+
+
+def test_data_outlives_destroy_and_renames(prod_run: StackRun, dev_run: StackRun):
+    """Claims, the namespace the program owns and Docker volumes are left in place when Pulumi deletes or
+    replaces them (retain_on_delete): data goes only by the operator's hand."""
+    for claim in prod_run.of_type("kubernetes:core/v1:PersistentVolumeClaim"):
+        assert claim.options.retain_on_delete is True, claim.name
+    for namespace in prod_run.of_type("kubernetes:core/v1:Namespace"):
+        assert namespace.options.retain_on_delete is True
+    volumes = dev_run.of_type("docker:index/volume:Volume")
+    assert volumes and all(v.options.retain_on_delete is True for v in volumes)
+
+
+@pytest.mark.parametrize("replicas", [2, 3])
+def test_docker_volumes_keep_their_names_when_scaling(dev_run: StackRun, tmp_path: Path, replicas: int):
+    """Scaling Prometheus on Docker keeps replica 0's volume (Pulumi name and Docker name) and adds the others."""
+    def scale(config: dict[str, Any]) -> None:
+        config.setdefault("shannon-observability:prometheus", {})["replicas"] = replicas
+    scaled = run_stack("dev", stack_file=_stack_file(tmp_path, "dev", scale))
+    def volumes(run: StackRun) -> dict[str, str]:
+        return {v.name: v.inputs["name"] for v in run.of_type("docker:index/volume:Volume") if "prometheus" in v.name}
+    before, after = volumes(dev_run), volumes(scaled)
+    assert before.items() <= after.items()
+    assert len(after) == replicas
+
+
+def test_generated_grafana_credentials_are_never_regenerated(prod_run: StackRun):
+    """Grafana reads the admin password only when it creates its database, and its secret_key decrypts what it
+    stored: both RandomPasswords are protected and ignore input changes."""
+    for name in ("shannon-grafana-admin-password", "shannon-grafana-secret-key"):
+        password = prod_run.named(name)
+        assert password.options.protect is True
+        assert set(password.options.ignore_changes or []) >= {"length", "special"}
+
+
+def test_configmaps_and_secrets_update_in_place(prod_run: StackRun):
+    """The Kubernetes provider treats ConfigMap and Secret data as mutable: a rule edit is an update, not a
+    delete-and-create (the pods' checksum annotation rolls them)."""
+    provider = prod_run.named("kubernetes")
+    assert provider.inputs["enableConfigMapMutable"] == "true" or provider.inputs["enableConfigMapMutable"] is True
+    assert provider.inputs["enableSecretMutable"] in ("true", True)
+
+
+def test_dashboards_are_named_by_uid(prod_run: StackRun):
+    """A dashboard's resource is named after its uid, with an alias from its file name, so renaming the file
+    updates the same dashboard instead of deleting it."""
+    for dashboard in prod_run.of_type("grafana:oss/dashboard:Dashboard"):
+        uid = yaml.safe_load(dashboard.inputs["configJson"])["uid"]
+        assert dashboard.name == f"shannon-grafana-content-dashboard-{uid}"
+        assert dashboard.options.aliases, dashboard.name
+
+
+def test_checksums_reveal_nothing_about_secrets(prod_run: StackRun, dev_run: StackRun):
+    """Every checksum that rolls pods or containers is keyed by a random secret of the stack: a reader of the
+    Deployment cannot test password guesses against it."""
+    key = prod_run.named("shannon-checksum-key")
+    assert key.type == "random:index/randomPassword:RandomPassword"
+    import hashlib
+    import hmac
+
+    for run in (prod_run, dev_run):
+        for resource in run.resources:
+            for path, value in _walk(resource.inputs):
+                if "checksum" in path and isinstance(value, str) and len(value) == 64:
+                    for secret in run.secrets.values():
+                        assert value != hashlib.sha256(secret.encode()).hexdigest()
+                    assert value != hmac.new(b"", digestmod=hashlib.sha256).hexdigest()
+
+
+def _walk(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        out = []
+        for k, v in value.items():
+            out += _walk(v, f"{path}.{k}")
+        # Docker labels are {label, value} pairs.
+        if "label" in value and "value" in value:
+            out.append((f"{path}.{value['label']}", value["value"]))
+        return out
+    if isinstance(value, list):
+        return [item for i, v in enumerate(value) for item in _walk(v, f"{path}[{i}]")]
+    return [(path, value)]
+
+
+def test_every_container_has_a_startup_probe_and_tempo_liveness_is_not_readiness(prod_run: StackRun):
+    """A startupProbe holds liveness off for up to 10 minutes (WAL replay, first migration); Tempo's liveness
+    does not use /ready, which stays unready through a replay (cmd/tempo/app/app.go)."""
+    for kind in ("StatefulSet", "Deployment", "DaemonSet"):
+        for workload in prod_run.of_type(f"kubernetes:apps/v1:{kind}"):
+            container = workload.inputs["spec"]["template"]["spec"]["containers"][0]
+            probe = container["startupProbe"]
+            assert probe["periodSeconds"] * probe["failureThreshold"] >= 300, workload.name
+            assert "initialDelaySeconds" not in container["livenessProbe"]
+    tempo = _by_kind(prod_run, "kubernetes:apps/v1:StatefulSet")["tempo"].inputs["spec"]["template"]["spec"]["containers"][0]
+    assert tempo["livenessProbe"]["httpGet"]["path"] != tempo["readinessProbe"]["httpGet"]["path"] == "/ready"
+
+
+def test_prometheus_starts_after_its_rbac(prod_run: StackRun):
+    """The Prometheus StatefulSet depends on its ServiceAccount, Roles and RoleBindings explicitly."""
+    sts = _by_kind(prod_run, "kubernetes:apps/v1:StatefulSet")["prometheus"]
+    for kind in ("rbac.authorization.k8s.io/v1:Role", "rbac.authorization.k8s.io/v1:RoleBinding", "core/v1:ServiceAccount"):
+        for resource in prod_run.of_type(f"kubernetes:{kind}"):
+            if resource.inputs["metadata"]["name"].startswith("prometheus"):
+                assert resource.urn in sts.dependencies, resource.name
+
+
+def test_notification_links_use_an_external_url(prod_run: StackRun):
+    """Prometheus and Alertmanager get --web.external-url, so Slack and PagerDuty links do not read
+    http://alertmanager-0:9093/; a setting overrides the derived one."""
+    for name in ("prometheus", "alertmanager"):
+        args = _by_kind(prod_run, "kubernetes:apps/v1:StatefulSet")[name].inputs["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert [a for a in args if a.startswith("--web.external-url=http")], name
+    settings = load_settings("prod", {"platform": "kubernetes", "grafana": {"content": "files"},
+                                      "alertmanager": {"externalUrl": "https://alertmanager.example.com"}},
+                             require_secrets=False)
+    from components.builders.alertmanager import alertmanager_args
+    assert "--web.external-url=https://alertmanager.example.com" in alertmanager_args(settings)
+
+
+def test_a_paging_stack_without_a_deadman_is_refused():
+    """Where critical alerts page, a stack without a dead-man's switch is refused with the command that sets
+    one; an explicit opt-out with its reason is accepted."""
+    with pytest.raises(SettingsError) as error:
+        load_settings("prod", {"platform": "kubernetes", "grafana": {"content": "files"}},
+                      secrets_present={"pagerdutyRoutingKey", "slackApiUrl", "postgresDsn", "redisAddr"})
+    assert [p.key for p in error.value.missing_secrets] == ["deadmanUrl"]
+    assert "pulumi config set --secret deadmanUrl" in str(error.value)
+    opted = load_settings("prod", {"platform": "kubernetes", "grafana": {"content": "files"},
+                                   "alertmanager": {"receivers": {"deadmanOptOut": "staging: no heartbeat service"}}},
+                          secrets_present={"pagerdutyRoutingKey", "slackApiUrl"})
+    assert opted.alertmanager.receivers.deadman_opt_out
+
+
+def test_node_exporter_runs_on_linux_nodes_at_node_priority(prod_run: StackRun):
+    """node-exporter: Linux nodes only, system-node-critical priority (evicted last under node pressure)."""
+    pod = _by_kind(prod_run, "kubernetes:apps/v1:DaemonSet")["node-exporter"].inputs["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert pod["priorityClassName"] == "system-node-critical"
+
+
+def test_docker_logs_are_bounded(dev_run: StackRun):
+    """Every Docker container rotates its logs (json-file, 10 MB x 3)."""
+    for container in dev_run.of_type("docker:index/container:Container"):
+        assert container.inputs["logDriver"] == "json-file"
+        assert container.inputs["logOpts"] == {"max-size": "10m", "max-file": "3"}
