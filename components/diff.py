@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from components.builders.dashboards import panels
+from components.builders.deployment import EFFECTS
 
 SECRET_FIELDS = re.compile(r"(routing_key|service_key|api_key|api_url|password|token|secret)$", re.I)
 USERINFO = re.compile(r"(://)[^/\s:@]+:[^/\s@]+@")
@@ -244,9 +245,39 @@ def tempo(base: Path, head: Path) -> list[str]:
     return lines
 
 
+def deployment(base: Path, head: Path) -> list[str]:
+    """Each change to what identifies a workload or its data, with what the providers do about it."""
+    before, after = _load(base / "deployment.yaml"), _load(head / "deployment.yaml")
+    if before is None or after is None:
+        return []
+    platform = after["platform"]
+    lines = []
+
+    def effect(field: str) -> str:
+        verdict, cost = EFFECTS.get((platform, field), ("updates in place", ""))
+        return f"**{verdict}**" + (f": {cost}" if cost else "")
+
+    section = before.get(platform, {}), after.get(platform, {})
+    for key in sorted(set(section[0]) | set(section[1])):
+        if section[0].get(key) != section[1].get(key):
+            lines.append(f"- `{platform}.{key}` {_code(section[0].get(key))} -> {_code(section[1].get(key))}: {effect(key)}")
+    old, new = before.get("workloads", {}), after.get("workloads", {})
+    for name in sorted(set(old) | set(new)):
+        if name not in old:
+            lines.append(f"- `{name}` **added**")
+        elif name not in new:
+            lines.append(f"- `{name}` **removed**" + (": its volumes are kept (retained)" if "volumeSize" in old[name] else ""))
+        else:
+            for key in sorted(set(old[name]) | set(new[name])):
+                if old[name].get(key) != new[name].get(key):
+                    lines.append(f"- `{name}.{key}` {_code(old[name].get(key))} -> {_code(new[name].get(key))}: "
+                                 f"{effect(key)}")
+    return lines
+
+
 def other_files(base: Path, head: Path) -> list[str]:
     covered = {"prometheus/prometheus.yml", "alertmanager/alertmanager.yml", "grafana/datasources.yml",
-               "tempo/tempo.yaml"}
+               "tempo/tempo.yaml", "deployment.yaml"}
 
     def files(root: Path) -> dict[str, Path]:
         out = {}
@@ -264,6 +295,7 @@ def other_files(base: Path, head: Path) -> list[str]:
 
 
 SECTIONS = [
+    ("What `pulumi up` does to workloads and data", deployment),
     ("Scrape jobs", scrape_jobs),
     ("Alert and recording rules", rules),
     ("Alertmanager routes and receivers", alertmanager),

@@ -53,6 +53,9 @@ class NodeExporter(pulumi.ComponentResource):
             host_network=True,
             host_pid=True,
             linux_only=True,
+            # Host access needs the privileged Pod Security level: its own namespace, so the
+            # stack's namespace can enforce restricted.
+            namespace=s.kubernetes.host_namespace,
             # Evicted last under node pressure: the node's metrics matter most then.
             priority_class="system-node-critical",
         )

@@ -36,8 +36,10 @@ class Prometheus(pulumi.ComponentResource):
         workload_opts = child
         if isinstance(args.platform, KubernetesBackend):
             # Least privilege: get/list/watch where targets are discovered, nothing cluster-wide.
-            service_account, rbac = args.platform.discovery_rbac(
-                name, "prometheus", [s.shannon.namespace, s.kubernetes.namespace], child)
+            namespaces = [s.shannon.namespace, s.kubernetes.namespace]
+            if s.exporters.node.enabled:
+                namespaces.append(s.kubernetes.host_namespace)
+            service_account, rbac = args.platform.discovery_rbac(name, "prometheus", namespaces, child)
             # Pods must not start before they may discover: a missing binding is a silent empty
             # target list until Prometheus's next retry, not an error.
             workload_opts = pulumi.ResourceOptions(parent=self, depends_on=rbac)

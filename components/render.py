@@ -24,7 +24,9 @@ from pathlib import Path
 
 from components.builders.artifacts import build_artifacts, placeholder_secrets, render_alertmanager_yaml
 from components.builders.dashboards import DashboardError
+from components.builders.deployment import build_deployment_summary
 from components.builders.rules import RuleFileError
+from components.builders.serialize import dump_yaml
 from components.settings import SettingsError, StackSettings, required_secrets
 from components.stackfile import REPO, StackFileError, load_stack
 
@@ -35,6 +37,7 @@ def render_files(settings: StackSettings, secrets_present: set[str]) -> dict[str
     files = {f"prometheus/{path}": text for path, text in artifacts.prometheus.items()}
     files["alertmanager/alertmanager.yml"] = render_alertmanager_yaml(
         settings, placeholder_secrets(settings, secrets_present))
+    files["deployment.yaml"] = dump_yaml(build_deployment_summary(settings))
     files["grafana/datasources.yml"] = artifacts.grafana_datasources
     files["grafana/grafana.ini"] = artifacts.grafana_ini
     files["grafana/dashboard-provider.yml"] = artifacts.grafana_dashboard_provider

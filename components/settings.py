@@ -444,6 +444,16 @@ class KubernetesSettings(Model):
     cluster_domain: str = Field("cluster.local", description="Cluster DNS domain, for per-pod addresses.")
     storage_class: str | None = Field(None, description="StorageClass of the persistent volumes; cluster default if unset.")
     context: str | None = Field(None, description="kubeconfig context; the current context if unset.")
+    create_namespace: bool = Field(
+        True, description="Create (and own) the namespaces. false: deploy into existing ones the platform team owns, "
+                          "labelled for Pod Security as the README says.")
+    node_exporter_namespace: DnsLabel | None = Field(
+        None, description="Namespace of node-exporter, the one workload that needs host access (Pod Security "
+                          "privileged); defaults to <namespace>-node-exporter. The stack's namespace enforces restricted.")
+
+    @property
+    def host_namespace(self) -> str:
+        return self.node_exporter_namespace or f"{self.namespace}-node-exporter"
 
 
 class DockerSettings(Model):

@@ -63,8 +63,8 @@ class ObservabilityStack(pulumi.ComponentResource):
                                              opts=pulumi.ResourceOptions(parent=self, ignore_changes=["length", "special"]))
         if s.platform == "kubernetes":
             platform = KubernetesBackend(s, checksum_key.result)
-            namespace = platform.create_namespace(f"{name}-namespace", pulumi.ResourceOptions(parent=self))
-            depends.append(namespace)
+            if s.kubernetes.create_namespace:
+                depends += platform.create_namespaces(f"{name}-namespace", pulumi.ResourceOptions(parent=self))
             self.location = pulumi.Output.from_input(s.kubernetes.namespace)
         else:
             network = docker.Network(f"{name}-network", name=s.docker.network, driver="bridge",

@@ -211,3 +211,31 @@ def test_docker_logs_are_bounded(dev_run: StackRun):
     for container in dev_run.of_type("docker:index/container:Container"):
         assert container.inputs["logDriver"] == "json-file"
         assert container.inputs["logOpts"] == {"max-size": "10m", "max-file": "3"}
+
+
+def test_pod_security_is_restricted_except_for_node_exporter(prod_run: StackRun):
+    """The stack's namespace enforces the restricted Pod Security level; node-exporter, which needs host access,
+    runs alone in a privileged namespace; Prometheus discovers it there."""
+    namespaces = {r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"] for r in
+                  prod_run.of_type("kubernetes:core/v1:Namespace")}
+    assert namespaces["monitoring"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert namespaces["monitoring-node-exporter"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    privileged = {r.inputs["metadata"]["namespace"] for kind in ("StatefulSet", "Deployment", "DaemonSet")
+                  for r in prod_run.of_type(f"kubernetes:apps/v1:{kind}")
+                  if r.inputs["spec"]["template"]["spec"].get("hostNetwork")}
+    assert privileged == {"monitoring-node-exporter"}
+    prometheus_yml = next(r for r in prod_run.of_type("kubernetes:core/v1:ConfigMap")
+                          if r.inputs["metadata"]["name"] == "prometheus-config").inputs["data"]["prometheus.yml"]
+    job = next(j for j in yaml.safe_load(prometheus_yml)["scrape_configs"] if j["job_name"] == "node-exporter")
+    assert job["kubernetes_sd_configs"][0]["namespaces"]["names"] == ["monitoring-node-exporter"]
+
+
+def test_existing_namespaces_are_used_as_they_are(tmp_path: Path):
+    """kubernetes.createNamespace false: no Namespace is created (or ever deleted); every object goes into the
+    namespaces named by the settings."""
+    def existing(config: dict[str, Any]) -> None:
+        config["shannon-observability:kubernetes"]["createNamespace"] = False
+    run = run_stack("prod", stack_file=_stack_file(tmp_path, "prod", existing))
+    assert not run.of_type("kubernetes:core/v1:Namespace")
+    assert {r.inputs["metadata"].get("namespace") for r in run.kubernetes_objects()} <= {
+        "monitoring", "monitoring-node-exporter", "shannon"}

@@ -164,3 +164,38 @@ def test_not_a_render_directory(tmp_path: Path, base: Path, capsys):
     """A directory that is not a render is refused with status 2."""
     assert diff_main([str(tmp_path), str(base)]) == 2
     assert "is not a render directory" in capsys.readouterr().err
+
+
+def _render_with(tmp_path: Path, stack: str, edit) -> Path:
+    from tests.conftest import ROOT
+
+    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    edit(data["config"])
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    stack_file = tmp_path / f"Pulumi.{stack}.yaml"
+    stack_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path / f"render-{stack}"
+    assert render_main(["--stack", stack, "--stack-file", str(stack_file), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize(("stack", "key", "value", "expected"), [
+    ("prod", ("kubernetes", "namespace"), "observability",
+     "`kubernetes.namespace` `monitoring` -> `observability`: **replaces**"),
+    ("prod", ("prometheus", "volumeSize"), "200Gi",
+     "`prometheus.volumeSize` `100Gi` -> `200Gi`: **updates in place**: the claims are expanded"),
+    ("prod", ("kubernetes", "storageClass"), "fast-ssd", "`kubernetes.storageClass` `null` -> `fast-ssd`: **does not apply"),
+    ("dev", ("docker", "namePrefix"), "obs-", "`docker.namePrefix` `shannon-` -> `obs-`: **replaces**: containers and "
+                                             "volumes get new names: the new volumes start empty"),
+])
+def test_diff_says_what_up_does_to_workloads_and_data(tmp_path: Path, stack: str, key: tuple[str, str], value: str,
+                                                     expected: str):
+    """A change to what identifies a workload or its data is named with its effect: a replacement and where the
+    data goes, or an in-place update; nothing else in the summary."""
+    def edit(config):
+        config.setdefault(f"shannon-observability:{key[0]}", {})[key[1]] = value
+    before = _render_with(tmp_path / "a", stack, lambda config: None)
+    after = _render_with(tmp_path / "b", stack, edit)
+    text = summarize(before, after)
+    assert "### What `pulumi up` does to workloads and data" in text
+    assert expected in text, text

@@ -199,7 +199,7 @@ def test_prometheus_rbac_is_least_privilege(prod_run: StackRun):
     """Prometheus may only get/list/watch services, pods and endpointslices (what EndpointSlice discovery reads),
     per namespace; never endpoints."""
     roles = prod_run.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
-    assert sorted(r.inputs["metadata"]["namespace"] for r in roles) == ["monitoring", "shannon"]
+    assert sorted(r.inputs["metadata"]["namespace"] for r in roles) == ["monitoring", "monitoring-node-exporter", "shannon"]
     for role in roles:
         for rule in role.inputs["rules"]:
             assert rule["verbs"] == ["get", "list", "watch"]

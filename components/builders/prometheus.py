@@ -8,7 +8,7 @@ container names on the configured network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from components import defaults
@@ -62,7 +62,8 @@ def scrape_jobs(settings: StackSettings) -> list[ScrapeJob]:
         jobs.append(own("tempo", "tempo", "tempo", addresses=overrides.get("tempo")))
     exporters = settings.exporters
     if exporters.node.enabled:
-        jobs.append(own("node-exporter", "node-exporter", "node-exporter", addresses=overrides.get("node-exporter")))
+        node = own("node-exporter", "node-exporter", "node-exporter", addresses=overrides.get("node-exporter"))
+        jobs.append(replace(node, namespace=settings.kubernetes.host_namespace))
     if exporters.postgres.enabled:
         jobs.append(own("postgres", "postgres-exporter", "postgres-exporter", addresses=overrides.get("postgres")))
     if exporters.redis.enabled:

@@ -20,6 +20,12 @@ from components.platform.workload import Deployed, Workload
 from components.settings import StackSettings
 
 
+def pod_security(level: str) -> dict[str, str]:
+    """Pod Security Admission labels enforcing `level`, warning and auditing against restricted."""
+    return {"pod-security.kubernetes.io/enforce": level, "pod-security.kubernetes.io/audit": "restricted",
+            "pod-security.kubernetes.io/warn": "restricted"}
+
+
 def _key(path: str) -> str:
     """ConfigMap/Secret keys cannot contain '/': rules/x.yml -> rules_x.yml."""
     return re.sub(r"[^-._a-zA-Z0-9]", "_", path)
@@ -40,18 +46,19 @@ class KubernetesBackend:
             meta["annotations"] = annotations
         return meta
 
-    def create_namespace(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:
-        # node-exporter needs hostPath, hostNetwork and hostPID, which the baseline and
-        # restricted Pod Security levels forbid; every other pod meets "restricted", and
-        # the audit/warn labels report any that does not.
-        # Deleting a namespace deletes every claim in it: a renamed or removed namespace stays
-        # in the cluster (retain_on_delete), with its volumes, for the operator to remove.
-        return k8s.core.v1.Namespace(name, metadata={"name": self.namespace, "labels": {
-            "pod-security.kubernetes.io/enforce": "privileged",
-            "pod-security.kubernetes.io/audit": "restricted",
-            "pod-security.kubernetes.io/warn": "restricted",
-            "app.kubernetes.io/part-of": "shannon-observability",
-        }}, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)))
+    def create_namespaces(self, name: str, opts: pulumi.ResourceOptions) -> list[k8s.core.v1.Namespace]:
+        """The stack's namespace, enforcing the restricted Pod Security level every pod meets, and
+        node-exporter's, the one workload that needs hostPath, hostNetwork and hostPID (privileged).
+
+        Deleting a namespace deletes every claim in it: a renamed or removed namespace stays in the
+        cluster (retain_on_delete), with its volumes, for the operator to remove.
+        """
+        kept = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
+        levels = {"": "restricted", "-node-exporter": "privileged"}
+        names = {"": self.namespace, "-node-exporter": self.settings.kubernetes.host_namespace}
+        return [k8s.core.v1.Namespace(f"{name}{role}", metadata={"name": names[role], "labels": {
+            **pod_security(level), "app.kubernetes.io/part-of": "shannon-observability"}}, opts=kept)
+            for role, level in levels.items()]
 
     def deploy(self, name: str, w: Workload, opts: pulumi.ResourceOptions,
                service_account: k8s.core.v1.ServiceAccount | None = None) -> Deployed:
@@ -60,16 +67,20 @@ class KubernetesBackend:
         labels = w.labels()
         volumes: list[dict[str, Any]] = []
         mounts: list[dict[str, Any]] = []
+        namespace = w.namespace or self.namespace
+
+        def meta(object_name: str) -> dict[str, Any]:
+            return self.meta(object_name, labels, namespace)
 
         if service_account is None:
             service_account = k8s.core.v1.ServiceAccount(
-                f"{name}-sa", metadata=self.meta(w.name, labels),
+                f"{name}-sa", metadata=meta(w.name),
                 automount_service_account_token=False, opts=opts)
             created.append(service_account)
 
         if w.config_files:
             config = k8s.core.v1.ConfigMap(
-                f"{name}-config", metadata=self.meta(f"{w.name}-config", labels),
+                f"{name}-config", metadata=meta(f"{w.name}-config"),
                 data={_key(path): content for path, content in w.config_files.items()}, opts=opts)
             created.append(config)
             volumes.append({"name": "config", "configMap": {
@@ -82,7 +93,7 @@ class KubernetesBackend:
         secret_data.update({f"env-{k}": v for k, v in w.secret_env.items()})
         if secret_data:
             secret = k8s.core.v1.Secret(
-                f"{name}-secrets", metadata=self.meta(f"{w.name}-secrets", labels), type="Opaque",
+                f"{name}-secrets", metadata=meta(f"{w.name}-secrets"), type="Opaque",
                 string_data=secret_data, opts=opts)
             created.append(secret)
             if w.secret_files:
@@ -178,14 +189,14 @@ class KubernetesBackend:
         service_ports = [{"name": p.name, "port": p.port, "targetPort": p.port, "protocol": p.protocol}
                          for p in w.ports if not p.peer_only]
         service = k8s.core.v1.Service(
-            f"{name}-service", metadata=self.meta(w.name, labels),
+            f"{name}-service", metadata=meta(w.name),
             spec={"type": "ClusterIP", "selector": w.selector(), "ports": service_ports}, opts=opts)
         created.append(service)
 
         workload: pulumi.Resource
         if w.kind == "stateful":
             headless = k8s.core.v1.Service(
-                f"{name}-headless", metadata=self.meta(f"{w.name}-headless", labels),
+                f"{name}-headless", metadata=meta(f"{w.name}-headless"),
                 spec={"clusterIP": "None", "selector": w.selector(),
                       # Peers must resolve each other before they are ready (gossip bootstrap).
                       "publishNotReadyAddresses": True,
@@ -213,21 +224,21 @@ class KubernetesBackend:
                 ignore.append("spec.volumeClaimTemplates")
                 created += self._claims(name, w, labels, claim_spec, opts)
             workload = k8s.apps.v1.StatefulSet(
-                f"{name}-statefulset", metadata=self.meta(w.name, labels), spec=spec,
+                f"{name}-statefulset", metadata=meta(w.name), spec=spec,
                 # Names are fixed (peers address each other by pod DNS), so a replacement
                 # forced by an immutable field must delete the old object first.
                 opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
                     depends_on=created, delete_before_replace=True, ignore_changes=ignore)))
         elif w.kind == "stateless":
             workload = k8s.apps.v1.Deployment(
-                f"{name}-deployment", metadata=self.meta(w.name, labels),
+                f"{name}-deployment", metadata=meta(w.name),
                 spec={"replicas": w.replicas, "selector": {"matchLabels": w.selector()}, "template": template,
                       "strategy": {"type": "RollingUpdate",
                                    "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}},
                 opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=created)))
         else:
             workload = k8s.apps.v1.DaemonSet(
-                f"{name}-daemonset", metadata=self.meta(w.name, labels),
+                f"{name}-daemonset", metadata=meta(w.name),
                 spec={"selector": {"matchLabels": w.selector()}, "template": template,
                       "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}},
                 opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=created)))
@@ -243,11 +254,11 @@ class KubernetesBackend:
             if w.public.tls_secret:
                 ingress_spec["tls"] = [{"hosts": [w.public.host], "secretName": w.public.tls_secret}]
             created.append(k8s.networking.v1.Ingress(
-                f"{name}-ingress", metadata=self.meta(w.name, labels), spec=ingress_spec, opts=opts))
+                f"{name}-ingress", metadata=meta(w.name), spec=ingress_spec, opts=opts))
 
         if w.kind != "per-node" and w.replicas > 1:
             created.append(k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb", metadata=self.meta(w.name, labels),
+                f"{name}-pdb", metadata=meta(w.name),
                 spec={"maxUnavailable": 1, "selector": {"matchLabels": w.selector()}}, opts=opts))
         return Deployed(workload=workload, resources=created)
 
@@ -266,7 +277,7 @@ class KubernetesBackend:
         for i in range(w.replicas):
             claims.append(k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-data-{i}",
-                metadata={**self.meta(f"data-{w.name}-{i}", labels),
+                metadata={**self.meta(f"data-{w.name}-{i}", labels, w.namespace),
                           # A claim of a WaitForFirstConsumer class binds only when the pod starts.
                           "annotations": {"pulumi.com/skipAwait": "true"}},
                 spec=claim_spec,

@@ -86,6 +86,7 @@ class Workload:
     wait_healthy: bool = False  # Docker: create waits until the health check passes
     startup_seconds: int = 600  # Kubernetes: how long start-up (WAL replay, migrations) may take
     linux_only: bool = False  # Kubernetes: schedule on Linux nodes only (host-level programs)
+    namespace: str | None = None  # Kubernetes: another namespace than the stack's (host-level programs)
     priority_class: str | None = None  # Kubernetes: PriorityClass of the pods
     public: PublicHttp | None = None
 
