@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 
 from components.builders.dashboards import DashboardError
 from components.builders.rules import RuleFileError
-from components.settings import PROJECT, SECRETS, SettingsError, StackSettings, load_settings, used_secrets
+from components.settings import PROJECT, SECRETS, Problem, SettingsError, StackSettings, load_settings, used_secrets
 from components.stack import ObservabilityStack, ObservabilityStackArgs
 
 
@@ -33,6 +33,22 @@ def _project_config() -> dict[str, Any]:
     return values
 
 
+def _secret_settings() -> list[str]:
+    """Setting keys (not the SECRETS) that the engine marks secret, e.g. set with `--secret --path`.
+
+    Settings end up in plain configuration files and resource inputs: reading one as a plain
+    value would drop its secretness silently. Such a key is refused instead.
+    """
+    marked = set(pulumi.runtime.config.get_config_secret_keys_env())
+    out = []
+    for full_key in {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}:
+        namespace, _, key = full_key.partition(":")
+        if namespace == PROJECT and key not in SECRETS and (
+                full_key in marked or pulumi.runtime.config.is_config_secret(full_key)):
+            out.append(key)
+    return sorted(out)
+
+
 def _secrets_present() -> set[str]:
     return {key for key in SECRETS if pulumi.runtime.config.get_config(f"{PROJECT}:{key}") is not None}
 
@@ -42,6 +58,12 @@ def main() -> None:
     stack = pulumi.get_stack()
     present = _secrets_present()
     try:
+        if secret_settings := _secret_settings():
+            raise SettingsError(stack, [Problem(
+                key, "is stored as a secret, but settings are written into plain configuration files",
+                f"`pulumi config rm {key} --stack {stack}`, then set its fields again without --secret "
+                f"(`pulumi config set --path '{key}.<field>' <value> --stack {stack}`); credentials belong in "
+                f"the secret keys ({', '.join(SECRETS)})") for key in secret_settings])
         settings: StackSettings = load_settings(stack, _project_config(), secrets_present=present)
         secrets = {key: config.require_secret(key) for key in used_secrets(settings, present)}
         args = ObservabilityStackArgs.prepare(settings, secrets)

@@ -7,7 +7,8 @@ reach Grafana only as environment variables fed from a Secret.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_random as random
@@ -26,6 +27,7 @@ class GrafanaArgs:
     platform: Backend
     artifacts: Artifacts
     admin_password: pulumi.Output[str] | None = None  # the grafanaAdminPassword secret, if set
+    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)  # the stack's secrets (TLS from secrets)
 
 
 class Grafana(pulumi.ComponentResource):
@@ -65,7 +67,10 @@ class Grafana(pulumi.ComponentResource):
 
         public = None
         if g.ingress is not None:
-            public = PublicHttp(g.ingress.host, port, g.ingress.class_name, g.ingress.tls_secret)
+            tls_data = (pulumi.Output.secret(args.secrets["grafanaTlsCert"]),
+                        pulumi.Output.secret(args.secrets["grafanaTlsKey"])) if g.ingress.tls_from_secrets else None
+            public = PublicHttp(g.ingress.host, port, g.ingress.class_name, g.ingress.tls_secret,
+                                annotations=g.ingress.annotations, tls_data=tls_data)
         workload = Workload(
             name="grafana",
             image=s.image("grafana"),

@@ -61,6 +61,9 @@ class Prometheus(pulumi.ComponentResource):
             pod_name_env="POD_NAME",
             needs_api_token=isinstance(args.platform, KubernetesBackend),
             join_shannon_network=True,
+            # Grafana's queries stay on one replica of an HA pair, so graphs do not flip between
+            # replicas whose data differs around a restart.
+            sticky=s.prometheus.replicas > 1,
         )
         self.deployed = args.platform.deploy(name, workload, workload_opts, service_account=service_account)
 

@@ -282,11 +282,26 @@ class AlertmanagerSettings(Model):
 class GrafanaIngress(Model):
     host: str = Field(description="Public host name of Grafana, e.g. grafana.example.com.")
     class_name: str | None = Field(None, description="IngressClass to use.")
-    tls_secret: str | None = Field(None, description="Existing TLS Secret for the host.")
+    tls_secret: str | None = Field(
+        None, description="TLS Secret of the host: existing, issued by cert-manager (annotations), or created from the "
+                          "secrets grafanaTlsCert/grafanaTlsKey (tlsFromSecrets).")
+    tls_from_secrets: bool = Field(
+        False, description="Create the tlsSecret from the secrets grafanaTlsCert and grafanaTlsKey (PEM).")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Ingress annotations, e.g. {\"cert-manager.io/cluster-issuer\": \"letsencrypt\"} "
+                                          "to have cert-manager issue tlsSecret.")
     controller_namespace: DnsLabel = Field("ingress-nginx", description="Namespace of the ingress controller (NetworkPolicy).")
     controller_labels: dict[str, str] = Field(
         default_factory=lambda: {"app.kubernetes.io/name": "ingress-nginx"},
         description="Pod labels of the ingress controller (NetworkPolicy).")
+
+    @model_validator(mode="after")
+    def _tls_named(self) -> GrafanaIngress:
+        issued = any(k.startswith("cert-manager.io/") for k in self.annotations)
+        if (self.tls_from_secrets or issued) and self.tls_secret is None:
+            raise FieldProblemError("tlsSecret", "name the TLS Secret that " + (
+                "the secrets are written to" if self.tls_from_secrets else "cert-manager issues"), example="grafana-tls")
+        return self
 
 
 class GrafanaSettings(Model):
@@ -294,8 +309,9 @@ class GrafanaSettings(Model):
         "api", description="api: datasources, folder and dashboards through the Grafana API (pulumiverse grafana "
                            "provider); files: through provisioning files, for clusters whose Grafana API is not "
                            "reachable at deploy time.")
-    url: str | None = Field(None, description="URL the Grafana provider uses (Kubernetes with content=api), "
-                                              "e.g. https://grafana.example.com. Docker uses http://127.0.0.1:<localPort>.")
+    url: str | None = Field(None, description="URL the Grafana provider uses with content=api, e.g. "
+                                              "https://grafana.example.com; required on Kubernetes and with a remote "
+                                              "Docker daemon. Unset on a local Docker: http://127.0.0.1:<localPort>.")
     root_url: str | None = Field(None, description="Grafana's public root URL (server.root_url).")
     admin_user: str = Field("admin", description="Grafana admin user name.")
     local_port: Port = Field(3000, description="Docker only: port published on 127.0.0.1.")
@@ -464,6 +480,13 @@ class DockerSettings(Model):
                           "Prometheus and Tempo so they reach Shannon's containers by name.")
     name_prefix: str = Field("shannon-", description="Prefix of container and volume names.")
 
+    @property
+    def remote(self) -> bool:
+        """A daemon on another machine: its published 127.0.0.1 ports are that machine's loopback, not ours."""
+        if self.host is None or self.host.startswith(("unix://", "npipe://")):
+            return False
+        return not re.match(r"^tcp://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/?$", self.host)
+
 
 class RulesSettings(Model):
     for_scale: float = Field(1.0, gt=0, le=1, description="Multiply every alert's `for:` by this (test stacks only).")
@@ -523,10 +546,17 @@ class StackSettings(Model):
 
     @model_validator(mode="after")
     def _grafana_reachable(self) -> StackSettings:
-        if self.platform == "kubernetes" and self.grafana.content == "api" and self.grafana.url is None:
+        if self.grafana.content != "api" or self.grafana.url is not None:
+            return self
+        if self.platform == "kubernetes":
             raise FieldProblemError(
                 "grafana.url", "with grafana.content=api on Kubernetes the program must reach Grafana's API: "
                 "set its URL (e.g. the ingress), or use grafana.content=files", example="https://grafana.example.com")
+        if self.docker.remote:
+            raise FieldProblemError(
+                "grafana.url", f"the Docker daemon is remote ({self.docker.host}), so Grafana is not on this machine's "
+                "127.0.0.1: set the URL this machine reaches it at (e.g. through `ssh -N -L 3000:127.0.0.1:3000 "
+                "<host>`: http://127.0.0.1:3000), or use grafana.content=files", example="http://127.0.0.1:3000")
         return self
 
     @property
@@ -569,6 +599,10 @@ SECRETS: dict[str, SecretSpec] = {s.key: s for s in [
                "'postgresql://exporter:<password>@postgres:5432/shannon?sslmode=disable'"),
     SecretSpec("redisAddr", "Redis address for redis-exporter, with password if any",
                "'redis://:<password>@redis:6379'"),
+    SecretSpec("grafanaTlsCert", "PEM certificate (chain) of Grafana's ingress host (with grafana.ingress.tlsFromSecrets)",
+               '"$(cat grafana.crt)"'),
+    SecretSpec("grafanaTlsKey", "PEM private key of that certificate (with grafana.ingress.tlsFromSecrets)",
+               '"$(cat grafana.key)"'),
     SecretSpec("s3AccessKey", "Access key of Tempo's object storage", "'<access key id>'"),
     SecretSpec("s3SecretKey", "Secret key of Tempo's object storage", "'<secret access key>'"),
 ]}
@@ -590,6 +624,8 @@ def required_secrets(settings: StackSettings) -> list[str]:
         needed += ["s3AccessKey", "s3SecretKey"]
     if receivers.needs_deadman_secret:
         needed.append("deadmanUrl")
+    if settings.grafana.ingress is not None and settings.grafana.ingress.tls_from_secrets:
+        needed += ["grafanaTlsCert", "grafanaTlsKey"]
     return needed
 
 

@@ -78,8 +78,8 @@ class ObservabilityStack(pulumi.ComponentResource):
 
         prometheus = Prometheus(f"{name}-prometheus", PrometheusArgs(s, platform, artifacts.prometheus), child)
         alertmanager = Alertmanager(f"{name}-alertmanager", AlertmanagerArgs(s, platform, secrets), child)
-        grafana = Grafana(f"{name}-grafana", GrafanaArgs(s, platform, artifacts, secrets.get("grafanaAdminPassword")),
-                          child)
+        grafana = Grafana(f"{name}-grafana", GrafanaArgs(s, platform, artifacts, secrets.get("grafanaAdminPassword"),
+                                                         secrets), child)
         tempo = Tempo(f"{name}-tempo", TempoArgs(s, platform, artifacts.tempo, secrets), child) \
             if s.tempo.enabled else None
         if s.exporters.node.enabled:
@@ -98,7 +98,8 @@ class ObservabilityStack(pulumi.ComponentResource):
                 f"{name}-grafana-provider", url=grafana.api_url,
                 auth=pulumi.Output.concat(s.grafana.admin_user, ":", grafana.admin_password),
                 retries=10, retry_wait=5,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[grafana.deployed.workload]))
+                # After everything its URL needs: the workload, its Service, the Ingress and its TLS Secret.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=grafana.deployed.resources))
             GrafanaContent(f"{name}-grafana-content",
                            GrafanaContentArgs(artifacts.datasources, artifacts.dashboards),
                            pulumi.ResourceOptions(parent=self, providers={"grafana": provider}))

@@ -99,7 +99,7 @@ class Topology:
         return f"http://{self.service_host('grafana')}:{defaults.PORTS['grafana']}"
 
     def grafana_api_url(self) -> str | None:
-        """Where this program reaches Grafana's API: loopback on Docker, a settings URL on Kubernetes."""
-        if not self.kubernetes:
-            return f"http://127.0.0.1:{self.settings.grafana.local_port}"
-        return self.settings.grafana.url
+        """Where this program reaches Grafana's API: the settings URL, else loopback on a local Docker daemon."""
+        if self.settings.grafana.url is not None or self.kubernetes:
+            return self.settings.grafana.url
+        return f"http://127.0.0.1:{self.settings.grafana.local_port}"

@@ -134,14 +134,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 def run_stack(stack: str, secrets: dict[str, str] | None = None, stack_file: Path | None = None,
-              mocks: RecordingMocks | None = None) -> StackRun:
+              mocks: RecordingMocks | None = None, secret_settings: tuple[str, ...] = ()) -> StackRun:
     """Run `__main__.py` for `stack` under recording mocks; raise what the program raises."""
     secrets = TEST_SECRETS if secrets is None else secrets
     mocks = mocks or RecordingMocks()
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks))
     config, secret_keys = as_pulumi_config(stack, secrets, ROOT, stack_file)
-    pulumi.runtime.set_all_config(config, secret_keys)
+    pulumi.runtime.set_all_config(config, [*secret_keys, *(f"{PROJECT}:{key}" for key in secret_settings)])
     os.environ.pop("PULUMI_CONFIG", None)
 
     def record_options(args: pulumi.ResourceTransformationArgs) -> None:

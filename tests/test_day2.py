@@ -239,3 +239,69 @@ def test_existing_namespaces_are_used_as_they_are(tmp_path: Path):
     assert not run.of_type("kubernetes:core/v1:Namespace")
     assert {r.inputs["metadata"].get("namespace") for r in run.kubernetes_objects()} <= {
         "monitoring", "monitoring-node-exporter", "shannon"}
+
+
+def test_a_setting_stored_as_a_secret_is_refused():
+    """A setting marked secret (`pulumi config set --secret --path prometheus.x`) would be written in plain text
+    into configuration files: the program refuses it, naming the key and the fix, and creates nothing."""
+    import pulumi
+
+    from tests.conftest import RecordingMocks
+
+    mocks = RecordingMocks()
+    with pytest.raises(pulumi.RunError) as error:
+        run_stack("prod", mocks=mocks, secret_settings=("prometheus",))
+    message = str(error.value)
+    assert "prometheus: is stored as a secret" in message and "pulumi config rm prometheus --stack prod" in message
+    assert not [r for r in mocks.resources if r.custom]
+
+
+def test_grafana_behind_tls_works_on_the_first_up(tmp_path: Path):
+    """The TLS Secret can come from cert-manager (annotations) or from secrets (a kubernetes.io/tls Secret the
+    program creates); the Grafana provider waits for the Ingress and that Secret, not only the workload."""
+    def from_secrets(config: dict[str, Any]) -> None:
+        config["shannon-observability:grafana"]["ingress"]["tlsFromSecrets"] = True
+    secrets = {"pagerdutyRoutingKey": "k", "slackApiUrl": "https://hooks.slack.example/x", "deadmanUrl": "https://hc/x",
+               "postgresDsn": "postgresql://e:p@h/db", "redisAddr": "redis://h:6379",
+               "grafanaTlsCert": "-----BEGIN CERTIFICATE-----test", "grafanaTlsKey": "-----BEGIN PRIVATE KEY-----test"}
+    run = run_stack("prod", secrets=secrets, stack_file=_stack_file(tmp_path, "prod", from_secrets))
+    tls = next(r for r in run.of_type("kubernetes:core/v1:Secret") if r.inputs["type"] == "kubernetes.io/tls")
+    assert tls.inputs["metadata"]["name"] == "grafana-tls"
+    assert "stringData" in tls.secret_paths  # the certificate and key stay Pulumi secrets
+    ingress = run.of_type("kubernetes:networking.k8s.io/v1:Ingress")[0]
+    provider = run.named("shannon-grafana-provider")
+    assert ingress.urn in provider.dependencies and tls.urn in provider.dependencies
+    assert tls.urn in ingress.dependencies
+
+    issued = load_settings("prod", {"platform": "kubernetes", "grafana": {"content": "files", "ingress": {
+        "host": "grafana.example.com", "tlsSecret": "grafana-tls",
+        "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"}}}}, require_secrets=False)
+    assert issued.grafana.ingress is not None and issued.grafana.ingress.annotations
+    with pytest.raises(SettingsError, match=r"grafana\.ingress\.tlsSecret"):
+        load_settings("prod", {"platform": "kubernetes", "grafana": {"content": "files", "ingress": {
+            "host": "grafana.example.com", "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"}}}},
+            require_secrets=False)
+
+
+@pytest.mark.parametrize("host", ["ssh://deploy@dev-box", "tcp://10.0.0.5:2376"])
+def test_a_remote_docker_daemon_needs_a_reachable_grafana_url(host: str):
+    """With a remote daemon, Grafana's published 127.0.0.1 port is on the other machine: content=api is refused
+    without grafana.url (with how to tunnel), accepted with it, and files mode needs none."""
+    with pytest.raises(SettingsError, match=r"grafana\.url: the Docker daemon is remote"):
+        load_settings("dev", {"platform": "docker", "docker": {"host": host}}, require_secrets=False)
+    tunnelled = load_settings("dev", {"platform": "docker", "docker": {"host": host},
+                                      "grafana": {"url": "http://127.0.0.1:13000"}}, require_secrets=False)
+    from components.topology import Topology
+    assert Topology(tunnelled).grafana_api_url() == "http://127.0.0.1:13000"
+    load_settings("dev", {"platform": "docker", "docker": {"host": host}, "grafana": {"content": "files"}},
+                  require_secrets=False)
+    local = load_settings("dev", {"platform": "docker", "docker": {"host": "unix:///var/run/docker.sock"}},
+                          require_secrets=False)
+    assert Topology(local).grafana_api_url() == "http://127.0.0.1:3000"
+
+
+def test_grafana_reads_one_prometheus_replica(prod_run: StackRun):
+    """The Service in front of the HA pair keeps each client (Grafana) on one replica (sessionAffinity ClientIP):
+    graphs do not alternate between replicas whose data differs after a restart."""
+    service = next(r for r in prod_run.of_type("kubernetes:core/v1:Service") if r.inputs["metadata"]["name"] == "prometheus")
+    assert service.inputs["spec"]["sessionAffinity"] == "ClientIP"

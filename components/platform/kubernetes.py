@@ -190,7 +190,8 @@ class KubernetesBackend:
                          for p in w.ports if not p.peer_only]
         service = k8s.core.v1.Service(
             f"{name}-service", metadata=meta(w.name),
-            spec={"type": "ClusterIP", "selector": w.selector(), "ports": service_ports}, opts=opts)
+            spec={"type": "ClusterIP", "selector": w.selector(), "ports": service_ports,
+                  **({"sessionAffinity": "ClientIP"} if w.sticky else {})}, opts=opts)
         created.append(service)
 
         workload: pulumi.Resource
@@ -253,8 +254,19 @@ class KubernetesBackend:
                 ingress_spec["ingressClassName"] = w.public.class_name
             if w.public.tls_secret:
                 ingress_spec["tls"] = [{"hosts": [w.public.host], "secretName": w.public.tls_secret}]
+            ingress_deps: list[pulumi.Resource] = []
+            if w.public.tls_data is not None:
+                cert, key = w.public.tls_data
+                tls = k8s.core.v1.Secret(f"{name}-tls", metadata=meta(str(w.public.tls_secret)), type="kubernetes.io/tls",
+                                         string_data={"tls.crt": cert, "tls.key": key}, opts=opts)
+                created.append(tls)
+                ingress_deps.append(tls)
+            ingress_meta = meta(w.name)
+            if w.public.annotations:
+                ingress_meta["annotations"] = dict(w.public.annotations)
             created.append(k8s.networking.v1.Ingress(
-                f"{name}-ingress", metadata=meta(w.name), spec=ingress_spec, opts=opts))
+                f"{name}-ingress", metadata=ingress_meta, spec=ingress_spec,
+                opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=ingress_deps))))
 
         if w.kind != "per-node" and w.replicas > 1:
             created.append(k8s.policy.v1.PodDisruptionBudget(

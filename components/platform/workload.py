@@ -55,6 +55,8 @@ class PublicHttp:
     port: int
     class_name: str | None = None
     tls_secret: str | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    tls_data: tuple[pulumi.Output[str], pulumi.Output[str]] | None = None  # (cert, key) to write into tls_secret
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class Workload:
     startup_seconds: int = 600  # Kubernetes: how long start-up (WAL replay, migrations) may take
     linux_only: bool = False  # Kubernetes: schedule on Linux nodes only (host-level programs)
     namespace: str | None = None  # Kubernetes: another namespace than the stack's (host-level programs)
+    sticky: bool = False  # Kubernetes: the Service sends each client to the same replica (sessionAffinity)
     priority_class: str | None = None  # Kubernetes: PriorityClass of the pods
     public: PublicHttp | None = None
 
