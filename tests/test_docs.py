@@ -114,3 +114,23 @@ def test_capacity_formulas():
                                           "memoryLimit": f"{big.memory_limit_mi}Mi"}}
     settings = load_settings("prod", config, secrets_present=set(SECRETS))
     assert quantity_bytes(settings.prometheus.volume_size) == big.volume_gi * 2**30
+
+
+@pytest.mark.parametrize("heading", ["### Growing a volume", "### Moving to an existing namespace",
+                                     "### Rotating the Grafana admin password"])
+def test_day2_procedures_describe_what_the_program_does(heading: str, prod_run):
+    """The day-2 procedures name what the program really creates: the claims it sizes (data-<component>-<n>),
+    the setting that skips namespaces, the protected credential resources."""
+    assert heading in OPERATIONS
+    body = OPERATIONS.split(heading)[1].split("\n## ")[0].split("\n### ")[0]
+    if heading == "### Growing a volume":
+        claims = {r.inputs["metadata"]["name"] for r in prod_run.of_type("kubernetes:core/v1:PersistentVolumeClaim")}
+        assert "data-prometheus-0" in claims and "`data-<component>-<n>`" in body
+        from components.builders.deployment import EFFECTS
+        assert EFFECTS[("kubernetes", "volumeSize")][0] in body
+    elif heading == "### Moving to an existing namespace":
+        assert "`kubernetes.createNamespace: false`" in body and "retain_on_delete" in body
+    else:
+        protected = [r.name for r in prod_run.of_type("random:index/randomPassword:RandomPassword") if r.options.protect]
+        assert "shannon-grafana-admin-password" in protected and "`shannon-grafana-admin-password`" in body
+        assert "reset-admin-password" in body
