@@ -58,18 +58,22 @@ rules: venv
 	$(BIN)/python -m components.builders.slo
 	$(BIN)/python -m components.builders.dashboard_rules
 
-# Deploy the dev stack on the local Docker engine.
+# Deploy the dev settings on the local Docker engine, as the stack dev-local: its stack file,
+# Pulumi.dev-local.yaml (gitignored), is made from Pulumi.dev.yaml, which stays CI's alone.
+LOCAL_STACK ?= dev-local
 up-dev: venv
 	@mkdir -p .pulumi-state
 	@if [ -z "$$PULUMI_CONFIG_PASSPHRASE" ] && [ -z "$$PULUMI_CONFIG_PASSPHRASE_FILE" ]; then \
 	  echo "set PULUMI_CONFIG_PASSPHRASE (protects the stack's secrets in .pulumi-state)"; exit 1; fi
-	pulumi stack select dev --create --secrets-provider passphrase
-	pulumi up --stack dev
+	$(BIN)/python -m components.localstack --local $(LOCAL_STACK)
+	pulumi stack select $(LOCAL_STACK) --create --secrets-provider passphrase
+	pulumi up --stack $(LOCAL_STACK)
 
 preview-dev: venv
 	@mkdir -p .pulumi-state
-	pulumi stack select dev --create --secrets-provider passphrase
-	pulumi preview --stack dev --diff
+	$(BIN)/python -m components.localstack --local $(LOCAL_STACK)
+	pulumi stack select $(LOCAL_STACK) --create --secrets-provider passphrase
+	pulumi preview --stack $(LOCAL_STACK) --diff
 
 bench: venv
 	$(BIN)/python -m bench

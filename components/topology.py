@@ -18,6 +18,10 @@ from components import defaults
 from components.settings import StackSettings
 
 
+# Docker: components on the host network (node-exporter needs the host's view).
+HOST_NETWORK = frozenset({"node-exporter"})
+
+
 @dataclass(frozen=True)
 class Topology:
     settings: StackSettings
@@ -49,6 +53,9 @@ class Topology:
             domain = self.settings.kubernetes.cluster_domain
             headless = self.headless_service(component)
             return [f"{component}-{i}.{headless}.{self.namespace}.svc.{domain}" for i in range(replicas)]
+        if component in HOST_NETWORK:
+            # On the host's network, reached from the stack's network through the host gateway.
+            return ["host.docker.internal"]
         if replicas == 1:
             return [self.container_name(component)]
         return [self.container_name(component, i) for i in range(replicas)]

@@ -305,3 +305,49 @@ def test_grafana_reads_one_prometheus_replica(prod_run: StackRun):
     graphs do not alternate between replicas whose data differs after a restart."""
     service = next(r for r in prod_run.of_type("kubernetes:core/v1:Service") if r.inputs["metadata"]["name"] == "prometheus")
     assert service.inputs["spec"]["sessionAffinity"] == "ClientIP"
+
+
+def test_the_local_dev_stack_never_touches_the_tracked_stack_file(tmp_path: Path):
+    """`make up-dev` deploys Pulumi.dev.yaml's settings as stack dev-local, from a generated stack file: the
+    tracked file is never written; a local salt and local-only secrets survive the next run; a change to the
+    tracked settings reaches the local file."""
+    import hashlib
+    import shutil
+
+    from components.localstack import write_local_stack
+
+    shutil.copy(ROOT / "Pulumi.dev.yaml", tmp_path / "Pulumi.dev.yaml")
+    before = hashlib.sha256((tmp_path / "Pulumi.dev.yaml").read_bytes()).hexdigest()
+    local = write_local_stack("dev", "dev-local", tmp_path)
+    data = yaml.safe_load(local.read_text())
+    assert data["config"] == yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())["config"]
+    # What `pulumi stack init` and `pulumi config set --secret ... --stack dev-local` add to the local file:
+    data["encryptionsalt"] = "v1:local-salt"
+    data["config"]["shannon-observability:grafanaAdminPassword"] = {"secure": "v1:local-ciphertext"}
+    local.write_text(yaml.safe_dump(data))
+    tracked = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())
+    tracked["config"]["shannon-observability:prometheus"]["retention"] = "9d"
+    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(tracked, sort_keys=False))
+    before = hashlib.sha256((tmp_path / "Pulumi.dev.yaml").read_bytes()).hexdigest()
+    again = yaml.safe_load(write_local_stack("dev", "dev-local", tmp_path).read_text())
+    assert again["encryptionsalt"] == "v1:local-salt"
+    assert again["config"]["shannon-observability:grafanaAdminPassword"] == {"secure": "v1:local-ciphertext"}
+    assert again["config"]["shannon-observability:prometheus"]["retention"] == "9d"
+    assert hashlib.sha256((tmp_path / "Pulumi.dev.yaml").read_bytes()).hexdigest() == before
+    assert "encryptionsalt" not in (ROOT / "Pulumi.dev.yaml").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pulumi up --stack $(LOCAL_STACK)" in makefile and "LOCAL_STACK ?= dev-local" in makefile
+    assert "Pulumi.dev-local.yaml" in (ROOT / ".gitignore").read_text()
+
+
+def test_docker_node_exporter_sees_the_host(dev_run: StackRun):
+    """On Docker, node-exporter reports the host, not its container: host network and PID namespaces, the host's
+    root with rslave propagation; Prometheus scrapes it through the host gateway."""
+    container = dev_run.named("shannon-node-exporter-container")
+    assert container.inputs["networkMode"] == "host" and container.inputs["pidMode"] == "host"
+    root = next(m for m in container.inputs["mounts"] if m["source"] == "/")
+    assert root["bindOptions"] == {"propagation": "rslave"} and root["readOnly"] is True
+    prometheus_yml = next(u["content"] for u in dev_run.named("shannon-prometheus-container").inputs["uploads"]
+                          if u["file"].endswith("prometheus.yml"))
+    job = next(j for j in yaml.safe_load(prometheus_yml)["scrape_configs"] if j["job_name"] == "node-exporter")
+    assert job["static_configs"][0]["targets"] == ["host.docker.internal:9100"]

@@ -42,12 +42,12 @@ def test_readme_shows_the_command_for_every_secret():
 
 
 def test_quick_start_is_the_two_commands_and_they_exist():
-    """The quick start runs `make test` and `make up-dev`, and `up-dev` runs `pulumi up --stack dev`."""
+    """The quick start runs `make test` and `make up-dev`, and `up-dev` runs `pulumi up` on the local dev stack."""
     quick = README.split("## Quick start")[1].split("\n## ")[0]
     assert "make test" in quick and "make up-dev" in quick
     makefile = (ROOT / "Makefile").read_text()
     up_dev = makefile.split("\nup-dev:")[1].split("\n\n")[0]
-    assert "pulumi up --stack dev" in up_dev
+    assert "pulumi up --stack $(LOCAL_STACK)" in up_dev and "components.localstack" in up_dev
     assert "\ntest: setup" in makefile
 
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github/workflows"
 ACTION = ROOT / ".github/actions/pulumi-stack/action.yml"
 SCRIPT = ROOT / ".github/scripts/change-summary.sh"
-PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@v\d+\.\d+\.\d+$")
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -60,12 +60,16 @@ def test_files_validate_against_the_actions_schemas(schema: str, paths: list[Pat
 
 
 def test_every_action_is_pinned_to_an_exact_version():
-    """Each `uses:` is a local path or owner/repo@vX.Y.Z: no branches, no floating major tags."""
+    """Each `uses:` is a local path or owner/repo@<40-hex commit SHA>, with the release tag beside it in a comment:
+    a tag can be moved, a commit cannot."""
     uses = [step["uses"] for _, step in _all_steps() if "uses" in step]
     uses += [job["uses"] for p in WORKFLOWS.glob("*.yml") for job in _load(p)["jobs"].values() if "uses" in job]
     assert uses
     unpinned = [u for u in uses if not u.startswith("./") and not PINNED.match(u)]
     assert not unpinned, f"pin these to an exact version: {unpinned}"
+    comments = [line for p in [*WORKFLOWS.glob("*.yml"), ACTION] for line in p.read_text().splitlines()
+                if "uses:" in line and "@" in line]
+    assert all(re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line) for line in comments), comments
     local = [u for u in uses if u.startswith("./")]
     assert all((ROOT / u).exists() for u in local), local
     assert all(("run" in step) != ("uses" in step) for _, step in _all_steps()), "each step runs or uses, not both"
@@ -95,6 +99,9 @@ def test_pull_request_runs_the_suite_the_summary_and_previews_both_stacks():
     assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] == "true"
     assert step["with"]["cloud-url"] == "${{ secrets.PULUMI_BACKEND_URL }}"
     assert step["with"]["passphrase"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
+    # Unreviewed code gets no deploy credential: previews wait for approval in their own environment.
+    assert preview["environment"] == "preview"
+    assert "KUBECONFIG_PROD }}" not in yaml.safe_dump(preview) and "DEV_DOCKER" not in yaml.safe_dump(preview)
 
     pulumi = next(s for s in _load(ACTION)["runs"]["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
     assert pulumi["with"]["command"] == "${{ inputs.command }}"
@@ -139,13 +146,19 @@ def test_merge_to_main_deploys_dev_then_prod_behind_approval():
 
 
 def test_every_repository_secret_is_documented():
-    """Each secret the workflows read is listed in README's repository secrets table."""
+    """Each secret the workflows read is listed in README's secrets table; deploy credentials are read only by
+    jobs in the dev and production environments."""
     readme = (ROOT / "README.md").read_text()
     table = readme.split("### Repository secrets for the workflows")[1].split("\n## ")[0]
     names = _secret_names()
     assert {"PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE"} <= names
     missing = [n for n in sorted(names) if f"`{n}`" not in table]
     assert not missing, f"document these repository secrets in README.md: {missing}"
+    deploy = {"KUBECONFIG_PROD", "DEV_DOCKER_HOST", "DEV_DOCKER_SSH_KEY"}
+    for path in WORKFLOWS.glob("*.yml"):
+        for name, job in _load(path)["jobs"].items():
+            used = {n for n in deploy if f"secrets.{n} " in yaml.safe_dump(job) or f"secrets.{n}}}" in yaml.safe_dump(job)}
+            assert not used or job.get("environment") in ("dev", "production"), f"{path.name}/{name} reads {used}"
 
 
 def _checkout(tmp: Path, name: str) -> Path:

@@ -48,8 +48,17 @@ class DockerBackend:
         if w.join_shannon_network and shannon_network:
             networks.append(docker.ContainerNetworksAdvancedArgs(name=shannon_network))
 
-        volumes = [docker.ContainerVolumeArgs(host_path=m.host_path, container_path=m.mount_path, read_only=True)
-                   for m in w.host_mounts]
+        volumes: list[docker.ContainerVolumeArgs] = []
+        # Host paths, read-only; the host's root with rslave propagation, so filesystems the host
+        # mounts later are seen (node-exporter's disk metrics).
+        mounts = [docker.ContainerMountArgs(
+            type="bind", source=m.host_path, target=m.mount_path, read_only=True,
+            bind_options=docker.ContainerMountBindOptionsArgs(propagation="rslave") if m.host_path == "/" else None)
+            for m in w.host_mounts]
+        if w.host_network:
+            # The host's network and PID namespaces: what a node-level exporter must see. The
+            # container is then on no Docker network; Prometheus reaches it through the host.
+            networks = []
 
         containers: list[docker.Container] = []
         for i in range(w.replicas):
@@ -75,7 +84,7 @@ class DockerBackend:
             envs += [pulumi.Output.concat(k, "=", v) for k, v in w.secret_env.items()]
             ports = [docker.ContainerPortArgs(internal=p.port, external=p.local_port + i, ip="127.0.0.1",
                                               protocol=p.protocol.lower())
-                     for p in w.ports if p.local_port is not None]
+                     for p in w.ports if p.local_port is not None and not w.host_network]
             healthcheck = None
             if w.wait_healthy:
                 healthcheck = docker.ContainerHealthcheckArgs(
@@ -90,7 +99,10 @@ class DockerBackend:
                 uploads=uploads,
                 ports=ports,
                 networks_advanced=networks,
+                network_mode="host" if w.host_network else None,
+                pid_mode="host" if w.host_pid else None,
                 volumes=replica_volumes,
+                mounts=mounts,
                 user=f"{uid}:{gid}",
                 capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
                 security_opts=["no-new-privileges:true"],
@@ -104,7 +116,7 @@ class DockerBackend:
                 log_driver="json-file", log_opts={"max-size": "10m", "max-file": "3"},
                 must_run=True,
                 # Local receivers (dev webhooks) can be reached as host.docker.internal on Linux too.
-                hosts=[docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")],
+                hosts=None if w.host_network else [docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")],
                 healthcheck=healthcheck,
                 wait=w.wait_healthy,
                 wait_timeout=180 if w.wait_healthy else None,
