@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from components import defaults
 from components.settings import StackSettings
 
-
 # Docker: components on the host network (node-exporter needs the host's view).
 HOST_NETWORK = frozenset({"node-exporter"})
 
