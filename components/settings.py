@@ -52,30 +52,43 @@ class FieldProblemError(ValueError):
         self.example = example
 
 
+def _positive(value: str, amount: float, what: str) -> str:
+    if amount <= 0:
+        raise ValueError(f"{value!r}: {what} must be more than zero")
+    return value
+
+
 def _prom_duration(value: str) -> str:
+    return _positive(value, prom_duration_seconds(value), "a duration")
+
+
+def _prom_duration_or_zero(value: str) -> str:
     prom_duration_seconds(value)
     return value
 
 
 def _go_duration(value: str) -> str:
-    go_duration_seconds(value)
-    return value
+    return _positive(value, go_duration_seconds(value), "a duration")
 
 
 def _quantity(value: str) -> str:
-    quantity_bytes(value)
-    return value
+    return _positive(value, quantity_bytes(value), "a size")
+
+
+def _cpu(value: str) -> str:
+    check_cpu(value)
+    return _positive(value, float(value[:-1]) / 1000 if value.endswith("m") else float(value), "a CPU request")
 
 
 def _prom_size(value: str) -> str:
-    prom_size_bytes(value)
-    return value
+    return _positive(value, prom_size_bytes(value), "a size")
 
 
 Duration = Annotated[str, AfterValidator(_prom_duration)]
+DurationOrZero = Annotated[str, AfterValidator(_prom_duration_or_zero)]  # group waits: 0s sends at once
 GoDuration = Annotated[str, AfterValidator(_go_duration)]
 Quantity = Annotated[str, AfterValidator(_quantity)]
-Cpu = Annotated[str, AfterValidator(check_cpu)]
+Cpu = Annotated[str, AfterValidator(_cpu)]
 PromSize = Annotated[str, AfterValidator(_prom_size)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -84,7 +97,7 @@ _JOB_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")
 
 
 def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
+    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
         raise ValueError(f"{value!r} is not a DNS label (lowercase letters, digits and '-', at most 63 characters)")
     return value
 
@@ -113,6 +126,49 @@ def _http_url(value: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+_DNS_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def _dns_name(value: str) -> str:
+    if not _DNS_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a DNS name (lowercase labels of letters, digits and '-', joined by '.')")
+    return value
+
+
+DnsName = Annotated[str, AfterValidator(_dns_name)]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip() or value != value.strip():
+        raise ValueError(f"{value!r}: empty, or with leading or trailing white space")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_not_blank)]
+
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def _label_value(value: str) -> str:
+    if not _LABEL_VALUE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a plain label value (letters, digits, '_', '.', '-'; starting with a "
+                         "letter or digit; at most 63)")
+    return value
+
+
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+
+
+def _name_prefix(value: str) -> str:
+    # Docker container and volume names: [a-zA-Z0-9][a-zA-Z0-9_.-]*
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", value):
+        raise ValueError(f"{value!r} cannot start a Docker container or volume name (letters, digits, '_', '.', '-'; "
+                         "starting with a letter or digit)")
+    return value
+
+
+NamePrefix = Annotated[str, AfterValidator(_name_prefix)]
 
 
 class Model(BaseModel):
@@ -203,11 +259,11 @@ class Receiver(Model):
         description="pagerduty (routing key from secret pagerdutyRoutingKey), slack (webhook URL from secret "
                     "slackApiUrl), webhook (url below, or secret deadmanUrl for the deadman receiver), or null.")
     url: str | None = Field(None, description="webhook: the URL to POST to. pagerduty: an Events API URL override.")
-    channel: str | None = Field(None, description="slack: channel to post into, e.g. #shannon-alerts.")
+    channel: Text | None = Field(None, description="slack: channel to post into, e.g. #shannon-alerts.")
 
     @model_validator(mode="after")
     def _fields_fit_type(self) -> Receiver:
-        if self.url is not None and not re.match(r"^https?://[^\s]+$", self.url):
+        if self.url is not None and not re.fullmatch(r"https?://[^\s]+", self.url):
             raise FieldProblemError("url", f"{self.url!r} is not an http(s) URL", example="http://127.0.0.1:9099/")
         if self.channel is not None and self.type != "slack":
             raise FieldProblemError("channel", "channel only applies to slack receivers")
@@ -256,8 +312,8 @@ class Receivers(Model):
 
 
 class RouteTiming(Model):
-    group_wait: Duration = Field("30s", description="Wait before the first notification of a new group.")
-    page_group_wait: Duration = Field(
+    group_wait: DurationOrZero = Field("30s", description="Wait before the first notification of a new group.")
+    page_group_wait: DurationOrZero = Field(
         "10s", description="groupWait of the critical (pager) route: pages go out sooner than chat batches.")
     group_interval: Duration = Field("5m", description="Wait before notifying about new alerts in a group.")
     repeat_interval: Duration = Field("4h", description="Re-send a still-firing group after this long.")
@@ -280,7 +336,7 @@ class AlertmanagerSettings(Model):
 
 
 class GrafanaIngress(Model):
-    host: str = Field(description="Public host name of Grafana, e.g. grafana.example.com.")
+    host: DnsName = Field(description="Public host name of Grafana, e.g. grafana.example.com.")
     class_name: str | None = Field(None, description="IngressClass to use.")
     tls_secret: str | None = Field(
         None, description="TLS Secret of the host: existing, issued by cert-manager (annotations), or created from the "
@@ -313,7 +369,7 @@ class GrafanaSettings(Model):
                                               "https://grafana.example.com; required on Kubernetes and with a remote "
                                               "Docker daemon. Unset on a local Docker: http://127.0.0.1:<localPort>.")
     root_url: str | None = Field(None, description="Grafana's public root URL (server.root_url).")
-    admin_user: str = Field("admin", description="Grafana admin user name.")
+    admin_user: Text = Field("admin", description="Grafana admin user name.")
     local_port: Port = Field(3000, description="Docker only: port published on 127.0.0.1.")
     volume_size: Quantity = Field(defaults.VOLUME_SIZES["grafana"], description="Volume for Grafana's SQLite database.")
     resources: Resources = _resources("grafana")
@@ -326,7 +382,7 @@ class GrafanaSettings(Model):
     @model_validator(mode="after")
     def _url_shape(self) -> GrafanaSettings:
         for field, value in (("url", self.url), ("rootUrl", self.root_url)):
-            if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
                 raise FieldProblemError(field, f"{value!r} is not an http(s) URL", example="https://grafana.example.com")
         return self
 
@@ -376,11 +432,18 @@ class BlackboxExporter(Exporter):
     targets: list[str] = Field(default_factory=list,
                                description="HTTP health URLs of Shannon services to probe, e.g. http://orchestrator:8081/health.")
 
+    @model_validator(mode="after")
+    def _something_to_probe(self) -> BlackboxExporter:
+        if self.enabled and not self.targets:
+            raise FieldProblemError("targets", "blackbox is enabled with nothing to probe",
+                                    example='["http://orchestrator:8081/health"]')
+        return self
+
     @field_validator("targets")
     @classmethod
     def _urls(cls, value: list[str]) -> list[str]:
         for i, url in enumerate(value):
-            if not re.match(r"^https?://[^\s]+$", url):
+            if not re.fullmatch(r"https?://[^\s]+", url):
                 raise FieldProblemError(f"[{i}]", f"{url!r} is not an http(s) URL", example="http://orchestrator:8081/health")
         return value
 
@@ -407,7 +470,7 @@ class ScrapeTarget(Model):
     @field_validator("job")
     @classmethod
     def _job_name(cls, value: str) -> str:
-        if not _JOB_NAME.match(value):
+        if not _JOB_NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid job name (letters, digits, '_' and '-')")
         return value
 
@@ -422,7 +485,7 @@ class ScrapeTarget(Model):
     @classmethod
     def _addresses(cls, value: list[str] | None) -> list[str] | None:
         for i, address in enumerate(value or []):
-            if not re.match(r"^[A-Za-z0-9_.\-\[\]:]+:\d+$", address):
+            if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]:]+:\d+", address):
                 raise FieldProblemError(f"[{i}]", f"{address!r} is not host:port", example="127.0.0.1:2112")
         return value
 
@@ -457,7 +520,7 @@ class ShannonSettings(Model):
 
 class KubernetesSettings(Model):
     namespace: DnsLabel = Field("monitoring", description="Namespace the stack is deployed into.")
-    cluster_domain: str = Field("cluster.local", description="Cluster DNS domain, for per-pod addresses.")
+    cluster_domain: DnsName = Field("cluster.local", description="Cluster DNS domain, for per-pod addresses.")
     storage_class: str | None = Field(None, description="StorageClass of the persistent volumes; cluster default if unset.")
     context: str | None = Field(None, description="kubeconfig context; the current context if unset.")
     create_namespace: bool = Field(
@@ -478,14 +541,14 @@ class DockerSettings(Model):
     shannon_network: str | None = Field(
         None, description="Existing network of Shannon's compose project (see `docker network ls`), joined by "
                           "Prometheus and Tempo so they reach Shannon's containers by name.")
-    name_prefix: str = Field("shannon-", description="Prefix of container and volume names.")
+    name_prefix: NamePrefix = Field("shannon-", description="Prefix of container and volume names.")
 
     @property
     def remote(self) -> bool:
         """A daemon on another machine: its published 127.0.0.1 ports are that machine's loopback, not ours."""
         if self.host is None or self.host.startswith(("unix://", "npipe://")):
             return False
-        return not re.match(r"^tcp://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/?$", self.host)
+        return not re.fullmatch(r"tcp://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/?", self.host)
 
 
 class RulesSettings(Model):
@@ -503,7 +566,10 @@ class StackSettings(Model):
     stack: str = Field(description="The Pulumi stack name (not a config key).", exclude=True)
     platform: Literal["docker", "kubernetes"] = Field(
             description="docker (dev, pulumi-docker) or kubernetes (prod, pulumi-kubernetes).")
-    environment: str | None = Field(None, description="environment external label; defaults to the stack name.")
+    environment: LabelValue | None = Field(None, description="environment external label; defaults to the stack name.")
+    test_stack: bool = Field(
+        False, description="A stack for tests only (the e2e suite): allows the rules.forScale, rules.maxFor and "
+                           "rules.rangeOverrides knobs, which would stop real alerts from working.")
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings, description="Kubernetes platform settings.")
     docker: DockerSettings = Field(default_factory=DockerSettings, description="Docker platform settings.")
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings, description="Prometheus.")
@@ -529,7 +595,7 @@ class StackSettings(Model):
             if job not in known:
                 raise FieldProblemError(job, f"unknown job {job!r}; known: {', '.join(known)}")
             for i, address in enumerate(addresses):
-                if not re.match(r"^[A-Za-z0-9_.\-\[\]:]+:\d+$", address):
+                if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]:]+:\d+", address):
                     raise FieldProblemError(f"{job}[{i}]", f"{address!r} is not host:port", example="127.0.0.1:9090")
         return value
 
@@ -543,6 +609,36 @@ class StackSettings(Model):
                 raise FieldProblemError(component, f"image {image!r} is not pinned to an exact version",
                                    example=defaults.IMAGES[component])
         return images
+
+    @model_validator(mode="after")
+    def _test_knobs_on_test_stacks(self) -> StackSettings:
+        rules = self.rules
+        for key, used in (("forScale", rules.for_scale != 1), ("maxFor", rules.max_for is not None),
+                          ("rangeOverrides", bool(rules.range_overrides))):
+            if used and not self.test_stack:
+                raise FieldProblemError(f"rules.{key}", "shortens alerts for tests; on a real stack it would stop "
+                                        "alerts from working. Remove it, or declare a test stack with testStack: true",
+                                        example="true")
+        return self
+
+    @model_validator(mode="after")
+    def _local_ports_distinct(self) -> StackSettings:
+        if self.platform != "docker":
+            return self
+        ports: dict[int, str] = {}
+        wanted = [(f"prometheus.localPort (+{i})", self.prometheus.local_port + i) for i in range(self.prometheus.replicas)]
+        wanted += [(f"alertmanager.localPort (+{i})", self.alertmanager.local_port + i)
+                   for i in range(self.alertmanager.replicas)]
+        wanted += [("grafana.localPort", self.grafana.local_port)]
+        if self.tempo.enabled:
+            wanted += [("tempo.localPort", self.tempo.local_port), ("tempo.otlpGrpcLocalPort", self.tempo.otlp_grpc_local_port),
+                       ("tempo.otlpHttpLocalPort", self.tempo.otlp_http_local_port)]
+        for key, port in wanted:
+            if port in ports:
+                raise FieldProblemError(key.split(" ")[0], f"local port {port} is also {ports[port]}'s",
+                                        example=str(max(p for p in ports) + 1))
+            ports[port] = key
+        return self
 
     @model_validator(mode="after")
     def _grafana_reachable(self) -> StackSettings:
@@ -569,10 +665,11 @@ class StackSettings(Model):
 
 def _is_pinned(image: str) -> bool:
     """An image reference with a digest, or a tag that names a version (not latest, not empty)."""
-    if "@sha256:" in image:
-        return True
     name, _, tag = image.rpartition(":")
-    return bool(name) and "/" not in tag and bool(re.match(r"^v?\d+(\.\d+)*([-.+][\w.]+)?$", tag))
+    # A digest is sha256 and 64 hex digits; a tag names a release to its patch: 12.4.3, not 12 or 12.4.
+    if "@" in image:
+        return bool(re.fullmatch(r"[^@\s]+@sha256:[0-9a-f]{64}", image))
+    return bool(name) and "/" not in tag and bool(re.fullmatch(r"v?\d+\.\d+\.\d+([-.+][\w.]+)?", tag))
 
 
 # --- secrets -----------------------------------------------------------------------------------

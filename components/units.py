@@ -35,7 +35,7 @@ _CPU = re.compile(r"^(?:\d+m|\d+(?:\.\d+)?)$")
 
 def prom_duration_seconds(value: str) -> float:
     """Seconds in a Prometheus duration such as `15d` or `1h30m`; ValueError if malformed."""
-    match = _PROM_DURATION.match(value)
+    match = _PROM_DURATION.fullmatch(value)
     if not value or match is None or not any(match.groupdict().values()):
         raise ValueError(f"{value!r} is not a Prometheus duration (examples: 30s, 5m, 12h, 15d)")
     return sum(int(n) * _PROM_UNITS[u] for u, n in match.groupdict().items() if n)
@@ -52,7 +52,7 @@ def prom_duration(seconds: float) -> str:
 
 def go_duration_seconds(value: str) -> float:
     """Seconds in a Go duration such as `336h` (Tempo's format); ValueError if malformed."""
-    if not _GO_DURATION.match(value):
+    if not _GO_DURATION.fullmatch(value):
         raise ValueError(f"{value!r} is not a Go duration (examples: 336h, 90m, 30s; days are not allowed)")
     factors = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
     return sum(float(n) * factors[u] for n, u in _GO_PART.findall(value))
@@ -60,7 +60,7 @@ def go_duration_seconds(value: str) -> float:
 
 def quantity_bytes(value: str) -> int:
     """Bytes in a Kubernetes memory/storage quantity such as `50Gi`; ValueError if malformed."""
-    match = _QUANTITY.match(value)
+    match = _QUANTITY.fullmatch(value)
     if match is None:
         raise ValueError(f"{value!r} is not a Kubernetes quantity (examples: 512Mi, 50Gi, 1Ti)")
     return int(float(match["num"]) * _QUANTITY_FACTORS[match["unit"]])
@@ -68,14 +68,14 @@ def quantity_bytes(value: str) -> int:
 
 def check_cpu(value: str) -> str:
     """Validate a Kubernetes CPU quantity such as `500m` or `2`."""
-    if not _CPU.match(value):
+    if not _CPU.fullmatch(value):
         raise ValueError(f"{value!r} is not a CPU quantity (examples: 250m, 1, 1.5)")
     return value
 
 
 def prom_size_bytes(value: str) -> int:
     """Bytes in a Prometheus retention size such as `42GB` (base 2); ValueError if malformed."""
-    match = _PROM_SIZE.match(value)
+    match = _PROM_SIZE.fullmatch(value)
     if match is None:
         raise ValueError(f"{value!r} is not a Prometheus size (examples: 512MB, 42GB, 1TB)")
     return int(match["num"]) * _PROM_SIZE_FACTORS[match["unit"]]
