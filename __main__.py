@@ -6,6 +6,7 @@ typed settings model and Pulumi secrets.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -15,7 +16,17 @@ import pulumi_kubernetes as k8s
 
 from components.builders.dashboards import DashboardError
 from components.builders.rules import RuleFileError
-from components.settings import PROJECT, SECRETS, Problem, SettingsError, StackSettings, load_settings, used_secrets
+from components.settings import (
+    PROJECT,
+    SECRETS,
+    Problem,
+    SettingsError,
+    StackSettings,
+    load_settings,
+    misspelled_namespace_problems,
+    plain_credential_problem,
+    used_secrets,
+)
 from components.stack import ObservabilityStack, ObservabilityStackArgs
 
 
@@ -27,8 +38,10 @@ def _project_config() -> dict[str, Any]:
         namespace, _, key = full_key.partition(":")
         if namespace != PROJECT or key in SECRETS:
             continue
-        if isinstance(value, str) and value[:1] in "{[":
-            value = json.loads(value)  # structured config arrives JSON-encoded
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            # Structured config arrives JSON-encoded; a plain string may look alike ("[prod]").
+            with contextlib.suppress(json.JSONDecodeError):
+                value = json.loads(value)
         values[key] = value
     return values
 
@@ -58,6 +71,12 @@ def main() -> None:
     stack = pulumi.get_stack()
     present = _secrets_present()
     try:
+        every_key = [str(k) for k in {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}]
+        if typos := misspelled_namespace_problems(every_key, stack):
+            raise SettingsError(stack, typos)
+        if plain := [k for k in present if not pulumi.runtime.config.is_config_secret(f"{PROJECT}:{k}")
+                     and f"{PROJECT}:{k}" not in pulumi.runtime.config.get_config_secret_keys_env()]:
+            raise SettingsError(stack, [plain_credential_problem(key, stack) for key in sorted(plain)])
         if secret_settings := _secret_settings():
             raise SettingsError(stack, [Problem(
                 key, "is stored as a secret, but settings are written into plain configuration files",

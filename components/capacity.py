@@ -65,9 +65,13 @@ def plan(series: int, scrape_interval: str, retention: str,
          bytes_per_sample: float = PLANNING_BYTES_PER_SAMPLE) -> Plan:
     """Size Prometheus for `series` active series scraped every `scrape_interval`, kept for `retention`."""
     if series <= 0:
-        raise ValueError("series must be positive")
+        raise ValueError("--series must be positive")
+    if bytes_per_sample <= 0:
+        raise ValueError(f"--bytes-per-sample must be positive (got {bytes_per_sample:g}); Prometheus stores 1 to 2")
     interval_s = prom_duration_seconds(scrape_interval)
     retention_s = prom_duration_seconds(retention)
+    if interval_s <= 0 or retention_s <= 0:
+        raise ValueError(f"--scrape-interval and --retention must be longer than zero (got {scrape_interval}, {retention})")
     rate = series / interval_s
     tsdb = int(rate * retention_s * bytes_per_sample)
     wal = int(rate * WAL_SECONDS * WAL_BYTES_PER_SAMPLE)

@@ -47,9 +47,27 @@ def render_files(settings: StackSettings, secrets_present: set[str]) -> dict[str
     return files
 
 
+MARKER = ".shannon-render"  # in an output directory: the top-level entries the render wrote there
+
+
+def check_out(out: Path) -> str | None:
+    """Why `out` cannot take a render, or None: render only writes into a new or empty directory, or one it
+    wrote before, so it never deletes what it did not write."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file, not a directory"
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        return (f"--out {out} holds files the render did not write; give a new or empty directory (or one an "
+                "earlier render wrote), so nothing of yours is replaced")
+    return None
+
+
 def write_files(files: dict[str, str], out: Path) -> None:
-    """Write all files, replacing the component directories in `out` only once everything is written."""
+    """Write all files, replacing the component directories in `out` only once everything is written, and
+    removing those an earlier render wrote that this one does not."""
+    if (problem := check_out(out)) is not None:
+        raise ValueError(problem)
     out.mkdir(parents=True, exist_ok=True)
+    earlier = set((out / MARKER).read_text().split()) if (out / MARKER).is_file() else set()
     staging = Path(tempfile.mkdtemp(prefix=".render-", dir=out))
     try:
         for rel, text in files.items():
@@ -58,9 +76,19 @@ def write_files(files: dict[str, str], out: Path) -> None:
             target.write_text(text)
         for top in sorted({rel.split("/")[0] for rel in files}):
             destination = out / top
-            if destination.exists():
+            if destination.is_dir():
                 shutil.rmtree(destination)
+            elif destination.exists():
+                destination.unlink()
             (staging / top).rename(destination)
+        written = {rel.split("/")[0] for rel in files}
+        for stale in sorted(earlier - written):
+            target = out / stale
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+        (out / MARKER).write_text("\n".join(sorted(written)) + "\n")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -71,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.add_argument("--stack-file", type=Path, help="read this stack file instead of Pulumi.<stack>.yaml")
     args = parser.parse_args(argv)
+    if (problem := check_out(args.out)) is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        print("nothing was written", file=sys.stderr)
+        return 2
     try:
         settings, secrets = load_stack(args.stack, REPO, args.stack_file)
         files = render_files(settings, secrets)

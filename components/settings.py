@@ -748,19 +748,49 @@ class Problem:
     fix: str
 
 
+# Config namespaces other than the project's that a stack file may hold (provider settings).
+PROVIDER_NAMESPACES = frozenset({"kubernetes", "docker", "grafana", "random", "pulumi", "aws", "gcp", "azure-native"})
+
+
+def misspelled_namespace(namespace: str) -> bool:
+    """A namespace that is not the project's nor a provider's, but close to the project's: a typo that
+    would make every setting under it silently ignored."""
+    if namespace == PROJECT or namespace in PROVIDER_NAMESPACES:
+        return False
+    return difflib.SequenceMatcher(None, namespace.lower(), PROJECT).ratio() >= 0.75
+
+
+def misspelled_namespace_problems(keys: list[str], stack: str) -> list[Problem]:
+    out = []
+    for full_key in sorted(keys):
+        namespace, _, key = full_key.partition(":")
+        if key and misspelled_namespace(namespace):
+            out.append(Problem(full_key, f"namespace {namespace!r} is not this project's ({PROJECT!r}): everything "
+                                         "under it would be ignored",
+                               f"pulumi config rm '{full_key}' --stack {stack}, then set it as '{PROJECT}:{key}'"))
+    return out
+
+
+def plain_credential_problem(key: str, stack: str) -> Problem:
+    return Problem(key, "is a credential but is stored in plain text",
+                   f"pulumi config set --secret {key} {SECRETS[key].example} --stack {stack}")
+
+
 class SettingsError(Exception):
     """Every problem with a stack's settings, each naming its key and the command that fixes it."""
 
-    def __init__(self, stack: str, problems: list[Problem], missing_secrets: list[Problem] | None = None) -> None:
+    def __init__(self, stack: str, problems: list[Problem], missing_secrets: list[Problem] | None = None,
+                 source: str | None = None) -> None:
         self.stack = stack
         self.problems = problems
         self.missing_secrets = missing_secrets or []
+        self.source = source or f"Pulumi.{stack}.yaml"  # the stack file the settings came from
         super().__init__(self.render())
 
     def render(self) -> str:
         lines: list[str] = []
         if self.problems:
-            lines.append(f"Invalid settings in stack '{self.stack}' (Pulumi.{self.stack}.yaml), "
+            lines.append(f"Invalid settings in stack '{self.stack}' ({self.source}), "
                          f"{len(self.problems)} problem(s):")
             for p in self.problems:
                 lines += [f"  - {p.key}: {p.message}", f"      fix: {p.fix}"]
