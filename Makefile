@@ -49,7 +49,11 @@ render: venv
 	$(BIN)/python -m components.render --stack $(STACK) --out build/$(STACK)
 
 # Render and check with the real consumers.
+# The quick check, in seconds: rules and dashboards linted against the catalog (unknown series,
+# raw rates in range panels, recorded series not generated), then the rendered stack checked
+# by the real consumers.
 check: render
+	$(BIN)/python -m components.lint
 	$(TOOLS_BIN)/promtool check config build/$(STACK)/prometheus/prometheus.yml
 	$(TOOLS_BIN)/amtool check-config build/$(STACK)/alertmanager/alertmanager.yml
 

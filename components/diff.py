@@ -126,12 +126,45 @@ def _rules(root: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"(.*)"\s*$')
+
+
+def _matches(labels: dict[str, str], matcher: str) -> bool:
+    found = _MATCHER.match(matcher)
+    if found is None:
+        return False
+    name, op, value = found.groups()
+    actual = labels.get(name, "")
+    if op in ("=~", "!~"):
+        hit = re.fullmatch(value, actual) is not None
+        return hit if op == "=~" else not hit
+    return (actual == value) if op == "=" else (actual != value)
+
+
+def route_receiver(labels: dict[str, str], route: dict[str, Any]) -> str:
+    """The receiver Alertmanager's route tree gives an alert with `labels` (first matching child, recursively)."""
+    for child in route.get("routes", []):
+        if all(_matches(labels, m) for m in child.get("matchers", [])):
+            return route_receiver(labels, child) if child.get("routes") else child.get("receiver", route["receiver"])
+    return route["receiver"]
+
+
+def _alert_header(rule: dict[str, Any], head: Path) -> str:
+    """What a reviewer needs of a new alert besides its expression: severity, `for` and where it goes."""
+    labels = {"alertname": rule["alert"], **{k: str(v) for k, v in (rule.get("labels") or {}).items()}}
+    am = _load(head / "alertmanager/alertmanager.yml") or {}
+    receiver = route_receiver(labels, am["route"]) if "route" in am else "?"
+    return (f" severity `{labels.get('severity', 'none')}`, for `{rule.get('for', '0s')}`, routed to "
+            f"**{receiver}**")
+
+
 def rules(base: Path, head: Path) -> list[str]:
     before, after = _rules(base), _rules(head)
     lines = []
     for k in after:
         if k not in before:
-            lines += [f"- **added** {k} ({after[k]['_file']}):", *_block(after[k]["expr"], "  ")]
+            header = _alert_header(after[k], head) if "alert" in after[k] else ""
+            lines += [f"- **added** {k} ({after[k]['_file']}){header}:", *_block(after[k]["expr"], "  ")]
     lines += [f"- **removed** {k} ({before[k]['_file']})" for k in before if k not in after]
     for key in after:
         if key not in before:

@@ -7,11 +7,14 @@ this project; every label it matches on must be one the series carries; every
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from components.builders import promql
-from components.catalog import Catalog
+from components.catalog import SHANNON_SERVICES, Catalog
 
 # Grafana's $__tags (traces-to-metrics) expands to label matchers on span-metric labels.
 TAGS_STAND_IN = 'service=~".+"'
@@ -58,3 +61,105 @@ def lint_expressions(expressions: Iterable[Expression], catalog: Catalog, record
                     problems.append(f"{item.where}: job {value!r} is not defined by any scrape config "
                                     f"({', '.join(sorted(jobs))})")
     return problems
+
+
+# --- the repository's content: what `make check` and the suite run ----------------------------
+
+RATE_FUNCTIONS = ("rate(", "increase(")
+
+
+def recorded_labels(rule_files: dict[str, dict[str, Any]], catalog: Catalog) -> dict[str, frozenset[str]]:
+    """Recording rule name -> labels its series may carry (grouping labels, inputs' labels, rule labels)."""
+    import promql_parser
+
+    from components.builders.rules import iter_rules
+
+    catalog_series = catalog.series()
+    recorded: dict[str, frozenset[str]] = {}
+    rules = [r for _, _, r in iter_rules(rule_files) if "record" in r]
+    for _ in range(3):  # recording rules built on recording rules
+        for rule in rules:
+            labels: set[str] = set(rule.get("labels", {}))
+            grouped = False
+
+            def visit(node: object, labels: set[str] = labels) -> bool:
+                nonlocal grouped
+                if type(node).__name__ == "AggregateExpr" and node.modifier is not None:  # type: ignore[attr-defined]
+                    grouped = True
+                    labels.update(node.modifier.labels)  # type: ignore[attr-defined]
+                return True
+
+            promql_parser.walk(promql_parser.parse(rule["expr"]), visit)
+            if not grouped:
+                for name in promql.metric_names(rule["expr"]):
+                    labels |= recorded.get(name, catalog_series.get(name, (frozenset(),))[0])
+            recorded[rule["record"]] = frozenset(labels) | recorded.get(rule["record"], frozenset())
+    return recorded
+
+
+def raw_rate_problems(dashboards: dict[str, dict[str, Any]], catalog: Catalog) -> list[str]:
+    """Range panels that rate raw Shannon or span-metric series instead of a recorded 5m rate."""
+    from components.builders.dashboards import panels
+
+    raw = {name for name, (_, source) in catalog.series().items()
+           if source in (*SHANNON_SERVICES, "tempo-metrics-generator")}
+    problems = []
+    for name, dashboard in dashboards.items():
+        for panel in panels(dashboard):
+            for target in panel.get("targets", []):
+                expr = target.get("expr", "")
+                if not expr or target.get("instant"):
+                    continue
+                selected = {s.metric for s in promql.selectors(promql.substitute(expr))}
+                if selected & raw and any(f in expr for f in RATE_FUNCTIONS):
+                    problems.append(f"dashboards/{name}: panel {panel.get('title')!r} rates raw series; read a "
+                                    f"recorded <labels>:<metric>:rate5m series instead (then `make rules`): {expr}")
+    return problems
+
+
+def content_problems(root: Path | None = None) -> list[str]:
+    """Every problem of the repository's rules and dashboards: invalid files, series nothing exports or
+    records, raw rates in range panels, and recorded series the dashboards read that are not generated."""
+    from components.builders import dashboard_rules
+    from components.builders.dashboards import DashboardError, collect_dashboards, dashboard_queries
+    from components.builders.grafana import build_datasources
+    from components.builders.prometheus import scrape_jobs
+    from components.builders.rules import RuleFileError, iter_rules, load_rule_files
+    from components.catalog import load_catalog
+    from components.stackfile import REPO, known_stacks, load_stack
+
+    root = root or REPO
+    try:
+        rule_files = load_rule_files(root / "rules")
+        dashboards = collect_dashboards(root / "dashboards")
+    except (RuleFileError, DashboardError) as error:
+        return [str(error)]
+    catalog = load_catalog(root / "catalog" / "metrics.yaml")
+    stacks = [load_stack(s, root)[0] for s in known_stacks(root) if s in ("dev", "prod")]
+    jobs = {job.job for settings in stacks for job in scrape_jobs(settings)}
+    exprs = [Expression(f"rules/{f}: {r.get('alert') or r.get('record')}", r["expr"]) for f, _, r in iter_rules(rule_files)]
+    exprs += [Expression(f"dashboards/{q.dashboard}: {q.panel}", q.expr) for q in dashboard_queries(dashboards)]
+    for settings in stacks[-1:]:
+        for ds in build_datasources(settings):
+            for query in ds["jsonData"].get("tracesToMetrics", {}).get("queries", []):
+                exprs.append(Expression(f"datasource {ds['uid']}: {query['name']}", query["query"]))
+    problems = lint_expressions(exprs, catalog, recorded_labels(rule_files, catalog), jobs)
+    problems += raw_rate_problems(dashboards, catalog)
+    generated = root / "rules" / dashboard_rules.GENERATED_FILE.name
+    wanted = dashboard_rules.render_rule_file(q.expr for q in dashboard_queries(dashboards))
+    if not generated.exists() or generated.read_text() != wanted:
+        problems.append(f"rules/{generated.name} is not what the dashboards read: run `make rules` and commit it")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m components.lint`: the content checks of the suite, in seconds (`make check` runs it)."""
+    problems = content_problems()
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    print(f"lint: {len(problems)} problem(s)" if problems else "lint: rules and dashboards OK", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -203,7 +204,20 @@ def default_resources(component: str) -> Resources:
 
 def _resources(component: str) -> Any:
     return Field(default_factory=lambda: default_resources(component),
-                 description=f"Requests and memory limit for {component}.")
+                 description=f"Requests and memory limit for {component}; each key left out keeps its default.")
+
+
+def _with_defaults(component: str) -> Any:
+    """A partial `resources` object keeps the component's default for every key it leaves out."""
+    def fill(value: Any) -> Any:
+        return {**defaults.RESOURCES[component], **value} if isinstance(value, dict) else value
+    return BeforeValidator(fill)
+
+
+PrometheusResources = Annotated[Resources, _with_defaults("prometheus")]
+AlertmanagerResources = Annotated[Resources, _with_defaults("alertmanager")]
+GrafanaResources = Annotated[Resources, _with_defaults("grafana")]
+TempoResources = Annotated[Resources, _with_defaults("tempo")]
 
 
 class PrometheusSettings(Model):
@@ -225,7 +239,7 @@ class PrometheusSettings(Model):
     retention_size: PromSize | None = Field(
         None, description="Size-based retention; at most 85% of volumeSize. Unset: derived as 85% of volumeSize.",
         examples=["42GB"])
-    resources: Resources = _resources("prometheus")
+    resources: PrometheusResources = _resources("prometheus")
     local_port: Port = Field(9090, description="Docker only: port published on 127.0.0.1.")
 
     @model_validator(mode="after")
@@ -324,7 +338,7 @@ class AlertmanagerSettings(Model):
     replicas: int = Field(1, ge=1, le=7, description="Alertmanager replicas; more than 1 forms a gossip cluster on port 9094.")
     volume_size: Quantity = Field(defaults.VOLUME_SIZES["alertmanager"],
             description="Volume for silences and the notification log.")
-    resources: Resources = _resources("alertmanager")
+    resources: AlertmanagerResources = _resources("alertmanager")
     local_port: Port = Field(9093, description="Docker only: port published on 127.0.0.1.")
     external_url: HttpUrl | None = Field(
         None, description="URL people reach Alertmanager at (--web.external-url): the links in Slack and PagerDuty "
@@ -372,7 +386,7 @@ class GrafanaSettings(Model):
     admin_user: Text = Field("admin", description="Grafana admin user name.")
     local_port: Port = Field(3000, description="Docker only: port published on 127.0.0.1.")
     volume_size: Quantity = Field(defaults.VOLUME_SIZES["grafana"], description="Volume for Grafana's SQLite database.")
-    resources: Resources = _resources("grafana")
+    resources: GrafanaResources = _resources("grafana")
     cookie_secure: bool = Field(False, description="Send cookies over HTTPS only (enable behind TLS).")
     cookie_samesite: Literal["lax", "strict", "none"] = Field(
         "lax", description="SameSite attribute of Grafana's cookies. lax keeps the session when a link from Slack or "
@@ -401,7 +415,7 @@ class TempoSettings(Model):
     retention: GoDuration = Field("336h", description="Trace block retention (Go duration, e.g. 336h for 14 days).")
     volume_size: Quantity = Field(defaults.VOLUME_SIZES["tempo"],
             description="Volume for the WAL, local blocks and generator WAL.")
-    resources: Resources = _resources("tempo")
+    resources: TempoResources = _resources("tempo")
     metrics_generator: bool = Field(
         True, description="Service graphs and span metrics remote-written to Prometheus; turns on Prometheus's "
                           "remote-write receiver and exemplar storage with it.")
@@ -421,7 +435,7 @@ class TempoSettings(Model):
 
 class Exporter(Model):
     enabled: bool = Field(False, description="Deploy this exporter.")
-    resources: Resources | None = Field(None, description="Override the default requests and limit.")
+    resources: Resources | None = Field(None, description="Override the default requests and limit (all three keys).")
 
 
 class NodeExporter(Exporter):
@@ -456,10 +470,13 @@ class ExportersSettings(Model):
 
 
 class ScrapeTarget(Model):
-    """One Shannon service Prometheus scrapes."""
+    """One Shannon service Prometheus scrapes: an entry of `shannon.targets`, merged by job name into the defaults."""
 
-    job: str = Field(description="Job name; rules and dashboards select on it.")
-    port: Port = Field(description="Metrics port.")
+    job: str = Field(description="Job name; rules and dashboards select on it. A default job's name changes that "
+                                 "job; any other name adds one.")
+    enabled: bool = Field(True, description="false removes a default job (orchestrator, agent-core, llm-service, "
+                                            "temporal), which its alerts and dashboards then lose.")
+    port: Port | None = Field(None, description="Metrics port; required for a job that is not a default.")
     path: str = Field("/metrics", description="Metrics path.")
     component: str | None = Field(None, description="component label; defaults to the job name.")
     service: DnsLabel | None = Field(None,
@@ -499,13 +516,16 @@ class ShannonSettings(Model):
     namespace: DnsLabel = Field("shannon",
             description="Kubernetes namespace Shannon runs in (service discovery, OTLP NetworkPolicy).")
     targets: list[ScrapeTarget] = Field(
-        default_factory=lambda: [ScrapeTarget.model_validate(t) for t in defaults.SHANNON_TARGETS],
-        description="Shannon services to scrape.")
+        default_factory=list,
+        description="Changes to the scraped Shannon services, merged by job name into the defaults (orchestrator "
+                    ":2112, agent-core :2113, llm-service :8000/metrics, temporal :8000): a new job is added, a "
+                    "default job's fields are changed, `enabled: false` removes one.")
 
     @field_validator("targets")
     @classmethod
     def _unique_jobs(cls, targets: list[ScrapeTarget]) -> list[ScrapeTarget]:
         seen: dict[str, int] = {}
+        defaults_ = {str(t["job"]) for t in defaults.SHANNON_TARGETS}
         for i, target in enumerate(targets):
             if target.job in RESERVED_JOBS:
                 raise FieldProblemError(f"[{i}].job", f"job {target.job!r} is reserved for the stack's own components",
@@ -514,8 +534,27 @@ class ShannonSettings(Model):
                 raise FieldProblemError(f"[{i}].job",
                                    f"duplicate job name {target.job!r} (also targets[{seen[target.job]}].job); "
                                    "every job name must be unique", example=f"{target.job}-2")
+            if target.job not in defaults_ and target.port is None and target.enabled:
+                raise FieldProblemError(f"[{i}].port", f"{target.job!r} is a new job: it needs its metrics port",
+                                        example="8080")
             seen[target.job] = i
         return targets
+
+    @property
+    def scrape_targets(self) -> list[ScrapeTarget]:
+        """The jobs scraped: the defaults, changed or removed by `targets`, then the added ones, in order."""
+        entries = {t.job: t for t in self.targets}
+        out = []
+        for default in defaults.SHANNON_TARGETS:
+            base = ScrapeTarget.model_validate(default)
+            entry = entries.pop(base.job, None)
+            if entry is None:
+                out.append(base)
+            elif entry.enabled:
+                given = entry.model_dump(exclude_unset=True, exclude={"enabled"})
+                out.append(base.model_copy(update={k: getattr(entry, k) for k in given}))
+        out += [t for t in entries.values() if t.enabled]
+        return out
 
 
 class KubernetesSettings(Model):

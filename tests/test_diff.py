@@ -82,16 +82,17 @@ def test_scrape_job_added_removed_changed(base: Path, head: Path):
         jobs = d["scrape_configs"]
         jobs[:] = [j for j in jobs if j["job_name"] != "temporal"]
         next(j for j in jobs if j["job_name"] == "llm-service")["metrics_path"] = "/prom"
-        jobs.append({"job_name": "gateway", "static_configs": [{"targets": ["gateway:8080"]}]})
+        jobs.append({"job_name": "diff-test-job", "static_configs": [{"targets": ["diff-test-job:8080"]}]})
     _edit_yaml(head / "prometheus/prometheus.yml", change)
     out = summarize(base, head)
-    assert "- **added** job `gateway`" in out
+    assert "- **added** job `diff-test-job`" in out
     assert "- **removed** job `temporal`" in out
     assert "- **changed** job `llm-service`:\n  - `metrics_path`: `/metrics` -> `/prom`" in out
 
 
 def test_rule_added_removed_and_for_labels_annotations(base: Path, head: Path):
-    """New and removed rules, and for/labels/annotations changes with before and after."""
+    """New and removed rules (a new alert with its severity, `for` and receiver), and for/labels/annotations
+    changes with before and after."""
     def change(d: dict) -> None:
         rules = d["groups"][0]["rules"]
         rule = _rule(d, "PolicyLatencyHigh")
@@ -102,7 +103,8 @@ def test_rule_added_removed_and_for_labels_annotations(base: Path, head: Path):
         rules.append({"alert": "PolicyNew", "expr": "vector(1)", "labels": {"severity": "info"}})
     _edit_yaml(head / "prometheus/rules/shannon-policy.yml", change)
     out = summarize(base, head)
-    assert "- **added** alert `PolicyNew` (shannon-policy.yml):\n  ```\n  vector(1)\n  ```" in out
+    assert ("- **added** alert `PolicyNew` (shannon-policy.yml) severity `info`, for `0s`, routed to **null**:"
+            "\n  ```\n  vector(1)\n  ```") in out
     assert "- **removed** alert `PolicyDenialRateHigh`" in out
     assert "  - `for`: `2m` -> `10m`" in out
     assert "  - label `severity`: `critical` -> `warning`" in out
@@ -199,3 +201,14 @@ def test_diff_says_what_up_does_to_workloads_and_data(tmp_path: Path, stack: str
     text = summarize(before, after)
     assert "### What `pulumi up` does to workloads and data" in text
     assert expected in text, text
+
+
+@pytest.mark.parametrize(("labels", "receiver"), [
+    ({"alertname": "X", "severity": "critical"}, "pager"), ({"alertname": "X", "severity": "warning"}, "chat"),
+    ({"alertname": "Watchdog", "severity": "none"}, "deadman"), ({"alertname": "X"}, "chat")])
+def test_route_receiver_follows_the_rendered_route_tree(base: Path, labels: dict, receiver: str):
+    """The receiver the summary names is the one Alertmanager's route tree picks (as amtool's routes test does)."""
+    from components.diff import route_receiver
+
+    route = yaml.safe_load((base / "alertmanager/alertmanager.yml").read_text())["route"]
+    assert route_receiver(labels, route) == receiver

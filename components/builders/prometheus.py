@@ -43,7 +43,7 @@ def scrape_jobs(settings: StackSettings) -> list[ScrapeJob]:
         ScrapeJob(job=t.job, component=t.component or t.job, port=t.port, path=t.path, namespace=shannon_ns,
                   service=t.service or t.job, hosts=(t.host or t.job,),
                   addresses=tuple(t.addresses) if t.addresses is not None else None)
-        for t in settings.shannon.targets
+        for t in settings.shannon.scrape_targets
     ]
 
     def own(job: str, component: str, port_key: str, replicas: int = 1, path: str = "/metrics",

@@ -1,0 +1,217 @@
+"""README's how-tos, performed on a copy of the repository: following one keeps the quick check and the
+suite's checks green, and keeps what was there before.
+
+The scrape-target how-to's `pulumi config set --path` commands are read from the README and applied
+as the Pulumi CLI applies them (a list item at an index one past the end is appended).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, tool
+
+PROJECT = "shannon-observability"
+
+
+def _copy(tmp_path: Path) -> Path:
+    dest = tmp_path / "repo"
+    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(
+        "venv", ".venv", ".git", "build", ".work", "__pycache__", ".pytest_cache", ".ruff_cache", ".pulumi-state"))
+    return dest
+
+
+def _run(repo: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=repo, capture_output=True, text=True, timeout=timeout)
+
+
+def _section(heading: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    return readme.split(f"### {heading}\n")[1].split("\n### ")[0].split("\n## ")[0]
+
+
+def config_set_path(config: dict[str, Any], path: str, value: str) -> None:
+    """`pulumi config set --path <path> <value>`: create maps and lists on the way; an index may be one past the
+    end of a list (append) but no further (the CLI's "index out of range")."""
+    namespace_key, _, rest = path.partition(".")
+    tokens: list[str | int] = [f"{PROJECT}:{namespace_key}"]
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", rest):
+        tokens.append(int(part[1:-1]) if part.startswith("[") else part)
+    value: Any = int(value) if value.isdigit() else value  # the CLI stores a number as a number
+    node: Any = config
+    for token, following in zip(tokens, [*tokens[1:], None], strict=True):
+        leaf = following is None
+        fresh: Any = value if leaf else ([] if isinstance(following, int) else {})
+        if isinstance(token, int):
+            if token > len(node):
+                raise IndexError(f"{path}: index {token} out of range (the list has {len(node)} items)")
+            if token == len(node):
+                node.append(fresh)
+            elif leaf:
+                node[token] = value
+            node = node[token]
+        else:
+            if leaf or token not in node:
+                node[token] = fresh if leaf or token not in node else node[token]
+            node = node[token]
+
+
+def test_config_set_path_is_like_the_cli():
+    """The emulation appends at the next index, refuses an index past it, and creates nested maps."""
+    config: dict[str, Any] = {}
+    config_set_path(config, "shannon.targets[0].job", "gateway")
+    config_set_path(config, "shannon.targets[0].port", "8080")
+    assert config == {f"{PROJECT}:shannon": {"targets": [{"job": "gateway", "port": 8080}]}}
+    with pytest.raises(IndexError):
+        config_set_path(config, "shannon.targets[4].job", "other")
+
+
+def test_add_a_scrape_target_keeps_the_default_jobs(tmp_path: Path):
+    """The README's commands add the job; orchestrator, agent-core, llm-service and temporal are still scraped,
+    and the quick check passes."""
+    repo = _copy(tmp_path)
+    commands = re.findall(r"pulumi config set --path '([^']+)' (\S+) --stack (\w+)", _section("Add a scrape target"))
+    assert commands, "the how-to has no `pulumi config set --path` commands"
+    stack = commands[0][2]
+    stack_file = repo / f"Pulumi.{stack}.yaml"
+    data = yaml.safe_load(stack_file.read_text())
+    for path, value, _ in commands:
+        config_set_path(data["config"], path, value)
+    stack_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    render = _run(repo, "-m", "components.render", "--stack", stack, "--out", str(tmp_path / "out"))
+    assert render.returncode == 0, render.stderr
+    jobs = [j["job_name"] for j in yaml.safe_load((tmp_path / "out/prometheus/prometheus.yml").read_text())["scrape_configs"]]
+    added = next(v for p, v, _ in commands if p.endswith(".job"))
+    assert added in jobs and {"orchestrator", "agent-core", "llm-service", "temporal"} <= set(jobs)
+    lint = _run(repo, "-m", "components.lint")
+    assert lint.returncode == 0, lint.stderr
+    check = subprocess.run([tool("promtool"), "check", "config", str(tmp_path / "out/prometheus/prometheus.yml")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    suite = _run(repo, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_diff.py", "tests/test_render.py",
+                 "tests/test_builders.py")
+    assert suite.returncode == 0, suite.stdout[-3000:]
+
+
+def test_add_an_alert_with_runbook_and_promtool_cases(tmp_path: Path):
+    """An alert added as the how-to says (rule, runbook section, firing and silent promtool cases) passes the quick
+    check, promtool, and the suite's rule checks."""
+    repo = _copy(tmp_path)
+    section = _section("Add an alert")
+    assert "runbook_url" in section and "alert_rule_test" in section
+    (repo / "rules/howto.yml").write_text(textwrap.dedent("""\
+        groups:
+          - name: howto
+            rules:
+              - alert: HowtoTasksStalled
+                expr: sum by (job) (rate(shannon_tasks_submitted_total{job="orchestrator"}[5m])) == 0
+                for: 5m
+                labels:
+                  severity: warning
+                  service: shannon
+                  component: orchestrator
+                annotations:
+                  summary: No task submitted for 5 minutes
+                  description: The orchestrator fleet accepted no task over the last 5 minutes.
+                  runbook_url: https://github.com/shannon-observability/shannon-observability/blob/main/docs/runbooks.md#howtotasksstalled
+        """))
+    runbooks = repo / "docs/runbooks.md"
+    runbooks.write_text(runbooks.read_text() + textwrap.dedent("""
+        ## HowtoTasksStalled
+
+        **Meaning** No task was submitted to the orchestrator fleet for 5 minutes.
+
+        **Impact** Users' requests are not reaching the agents.
+
+        **First queries**
+        ```promql
+        sum by (instance) (rate(shannon_tasks_submitted_total{job="orchestrator"}[5m]))
+        ```
+
+        **Mitigation** Check the gateway in front of the orchestrator and its logs.
+        """))
+    (repo / "rules/tests/howto.test.yml").write_text(textwrap.dedent("""\
+        rule_files: [../howto.yml]
+        evaluation_interval: 1m
+        tests:
+          - interval: 1m
+            input_series:
+              - series: 'shannon_tasks_submitted_total{job="orchestrator", instance="orchestrator-0:2112"}'
+                values: '0+6x5 30+0x15'
+            alert_rule_test:
+              - eval_time: 12m
+                alertname: HowtoTasksStalled
+                exp_alerts: []
+              - eval_time: 16m
+                alertname: HowtoTasksStalled
+                exp_alerts:
+                  - exp_labels: {job: orchestrator, severity: warning, service: shannon, component: orchestrator}
+                    exp_annotations:
+                      summary: No task submitted for 5 minutes
+                      description: The orchestrator fleet accepted no task over the last 5 minutes.
+                      runbook_url: https://github.com/shannon-observability/shannon-observability/blob/main/docs/runbooks.md#howtotasksstalled
+          - interval: 1m
+            input_series:
+              - series: 'shannon_tasks_submitted_total{job="orchestrator", instance="orchestrator-0:2112"}'
+                values: '0+6x20'
+            alert_rule_test:
+              - eval_time: 16m
+                alertname: HowtoTasksStalled
+                exp_alerts: []
+        """))
+    lint = _run(repo, "-m", "components.lint")
+    assert lint.returncode == 0, lint.stderr
+    tests = sorted(str(p.relative_to(repo)) for p in (repo / "rules/tests").glob("*.yml"))
+    promtool = subprocess.run([tool("promtool"), "test", "rules", *tests], cwd=repo, capture_output=True, text=True)
+    assert promtool.returncode == 0, promtool.stdout + promtool.stderr
+    suite = _run(repo, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_rules.py", "tests/test_render.py")
+    assert suite.returncode == 0, suite.stdout[-3000:]
+
+
+def test_add_a_dashboard_with_its_recorded_rules(tmp_path: Path):
+    """A dashboard added as the how-to says (a module registered in dashboards/__init__.py, reading a recorded
+    series, then `make rules`) passes the quick check and the suite's dashboard and rule checks."""
+    repo = _copy(tmp_path)
+    section = _section("Add a dashboard")
+    assert "dashboards/__init__.py" in section and "make rules" in section
+    (repo / "dashboards/howto.py").write_text(textwrap.dedent('''\
+        """A how-to dashboard: tasks submitted, from a recorded 5m rate."""
+
+        from __future__ import annotations
+
+        from typing import Any
+
+        from dashboards.lib import Dashboard, q, timeseries
+
+
+        def build() -> dict[str, Any]:
+            d = Dashboard("shannon-howto", "Shannon / How-to", "Tasks submitted.", ["howto"])
+            d.add(timeseries("Tasks Submitted by Instance", [
+                q("sum by (instance) (job_instance:shannon_tasks_submitted:rate5m)", "{{instance}}")], w=24))
+            return d.build()
+        '''))
+    init = repo / "dashboards/__init__.py"
+    text = init.read_text().replace("from dashboards import ", "from dashboards import howto, ", 1)
+    text = text.replace('    "traces": traces.build,\n', '    "traces": traces.build,\n    "howto": howto.build,\n', 1)
+    init.write_text(text)
+    # Before `make rules` the quick check names the missing recorded series ...
+    lint = _run(repo, "-m", "components.lint")
+    assert lint.returncode == 1 and "make rules" in lint.stderr
+    # ... and after it, everything passes.
+    rules = _run(repo, "-m", "components.builders.dashboard_rules")
+    assert rules.returncode == 0, rules.stderr
+    assert "job_instance:shannon_tasks_submitted:rate5m" in (repo / "rules/dashboards.generated.yml").read_text()
+    lint = _run(repo, "-m", "components.lint")
+    assert lint.returncode == 0, lint.stderr
+    suite = _run(repo, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_dashboards.py", "tests/test_rules.py",
+                 "tests/test_render.py", "tests/test_tempo_grafana.py")
+    assert suite.returncode == 0, suite.stdout[-3000:]
