@@ -249,3 +249,28 @@ def test_the_render_command_line_prints_no_traceback(tmp_path: Path):
 def test_the_corpus_covers_every_kind_of_bad_input():
     """At least 40 stack-file cases, each with a distinct id."""
     assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
+
+
+def test_the_capacity_settings_block_pastes_into_a_stack_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """What `python -m components.capacity` prints (volumeSize, memory, memoryLimit, no cpu) pastes into a stack
+    file and renders: the keys it leaves out keep their defaults."""
+    assert capacity.main(["--series", "60000"]) == 0
+    block = capsys.readouterr().out.split("\n\n", 1)[1]
+    pasted = yaml.safe_load(block)
+    data = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    data["config"].update(pasted)
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    stack_file.write_text(yaml.safe_dump(data))
+    assert render_main(["--stack", "prod", "--stack-file", str(stack_file), "--out", str(tmp_path / "out")]) == 0
+    from components.stackfile import load_stack
+
+    settings, _ = load_stack("prod", ROOT, stack_file)
+    assert settings.prometheus.resources.cpu == "500m"  # the default it left out
+    assert settings.prometheus.resources.memory == pasted[P + "prometheus"]["resources"]["memory"]
+
+
+def test_errors_name_the_stack_file_actually_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """With --stack-file, the message names that file, not the repository's Pulumi.<stack>.yaml."""
+    stack_file = _write_stack(CASES[0], tmp_path / "elsewhere")
+    assert render_main(["--stack", "prod", "--stack-file", str(stack_file), "--out", str(tmp_path / "out")]) == 2
+    assert f"({stack_file})" in capsys.readouterr().err

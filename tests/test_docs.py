@@ -86,7 +86,7 @@ def test_operations_rotation_covers_every_secret():
 
 def test_worked_example_matches_the_calculator(capsys):
     """The worked example's output block is what `python -m components.capacity` prints for it."""
-    block = OPERATIONS.split("$ python -m components.capacity --series 60000 --scrape-interval 15s --retention 30d\n")[1]
+    block = OPERATIONS.split("$ venv/bin/python -m components.capacity --series 60000 --scrape-interval 15s --retention 30d\n")[1]
     block = block.split("```")[0]
     assert capacity.main(["--series", "60000", "--scrape-interval", "15s", "--retention", "30d"]) == 0
     assert capsys.readouterr().out == block
