@@ -8,7 +8,7 @@ STACK ?= prod
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL
 
-.PHONY: setup tools venv test test-fast e2e lint render check rules up-dev preview-dev bench clean
+.PHONY: setup tools venv test test-fast e2e lint render check rules up-dev down-dev status-dev preview-dev bench clean
 
 setup: tools venv
 
@@ -62,22 +62,25 @@ rules: venv
 	$(BIN)/python -m components.builders.slo
 	$(BIN)/python -m components.builders.dashboard_rules
 
-# Deploy the dev settings on the local Docker engine, as the stack dev-local: its stack file,
-# Pulumi.dev-local.yaml (gitignored), is made from Pulumi.dev.yaml, which stays CI's alone.
+# The dev settings on the local Docker engine, as your own stack dev-local (Pulumi.dev-local.yaml,
+# gitignored, made from Pulumi.dev.yaml, which stays CI's): the pinned Pulumi CLI into .tools/
+# (checksum verified), a generated passphrase in .pulumi-local/ unless you give one, preflight
+# checks, then `pulumi up`. components/devstack.py has every step.
 LOCAL_STACK ?= dev-local
 up-dev: venv
-	@mkdir -p .pulumi-state
-	@if [ -z "$$PULUMI_CONFIG_PASSPHRASE" ] && [ -z "$$PULUMI_CONFIG_PASSPHRASE_FILE" ]; then \
-	  echo "set PULUMI_CONFIG_PASSPHRASE (protects the stack's secrets in .pulumi-state)"; exit 1; fi
-	$(BIN)/python -m components.localstack --local $(LOCAL_STACK)
-	pulumi stack select $(LOCAL_STACK) --create --secrets-provider passphrase
-	pulumi up --stack $(LOCAL_STACK)
+	$(BIN)/python -m components.devstack up --stack $(LOCAL_STACK)
+
+# Destroy the local stack; its data volumes stay unless PURGE=1.
+down-dev: venv
+	$(BIN)/python -m components.devstack down --stack $(LOCAL_STACK)
+
+status-dev: venv
+	$(BIN)/python -m components.devstack status --stack $(LOCAL_STACK)
 
 preview-dev: venv
-	@mkdir -p .pulumi-state
 	$(BIN)/python -m components.localstack --local $(LOCAL_STACK)
-	pulumi stack select $(LOCAL_STACK) --create --secrets-provider passphrase
-	pulumi preview --stack $(LOCAL_STACK) --diff
+	PULUMI_BACKEND_URL=file://$(CURDIR)/.pulumi-state $$($(BIN)/python -m components.devstack install-cli) \
+	  preview --stack $(LOCAL_STACK) --diff
 
 bench: venv
 	$(BIN)/python -m bench

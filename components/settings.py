@@ -665,19 +665,22 @@ class StackSettings(Model):
         if self.platform != "docker":
             return self
         ports: dict[int, str] = {}
-        wanted = [(f"prometheus.localPort (+{i})", self.prometheus.local_port + i) for i in range(self.prometheus.replicas)]
-        wanted += [(f"alertmanager.localPort (+{i})", self.alertmanager.local_port + i)
-                   for i in range(self.alertmanager.replicas)]
-        wanted += [("grafana.localPort", self.grafana.local_port)]
-        if self.tempo.enabled:
-            wanted += [("tempo.localPort", self.tempo.local_port), ("tempo.otlpGrpcLocalPort", self.tempo.otlp_grpc_local_port),
-                       ("tempo.otlpHttpLocalPort", self.tempo.otlp_http_local_port)]
-        for key, port in wanted:
+        for key, port in self.local_ports:
             if port in ports:
-                raise FieldProblemError(key.split(" ")[0], f"local port {port} is also {ports[port]}'s",
-                                        example=str(max(p for p in ports) + 1))
+                raise FieldProblemError(key, f"local port {port} is also {ports[port]}'s", example=str(max(ports) + 1))
             ports[port] = key
         return self
+
+    @property
+    def local_ports(self) -> list[tuple[str, int]]:
+        """Docker: (setting, port) of every port published on 127.0.0.1; replicas take the next ports."""
+        ports = [("prometheus.localPort", self.prometheus.local_port + i) for i in range(self.prometheus.replicas)]
+        ports += [("alertmanager.localPort", self.alertmanager.local_port + i) for i in range(self.alertmanager.replicas)]
+        ports += [("grafana.localPort", self.grafana.local_port)]
+        if self.tempo.enabled:
+            ports += [("tempo.localPort", self.tempo.local_port), ("tempo.otlpGrpcLocalPort", self.tempo.otlp_grpc_local_port),
+                      ("tempo.otlpHttpLocalPort", self.tempo.otlp_http_local_port)]
+        return ports
 
     @model_validator(mode="after")
     def _grafana_reachable(self) -> StackSettings:

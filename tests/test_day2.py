@@ -336,7 +336,7 @@ def test_the_local_dev_stack_never_touches_the_tracked_stack_file(tmp_path: Path
     assert hashlib.sha256((tmp_path / "Pulumi.dev.yaml").read_bytes()).hexdigest() == before
     assert "encryptionsalt" not in (ROOT / "Pulumi.dev.yaml").read_text()
     makefile = (ROOT / "Makefile").read_text()
-    assert "pulumi up --stack $(LOCAL_STACK)" in makefile and "LOCAL_STACK ?= dev-local" in makefile
+    assert "components.devstack up --stack $(LOCAL_STACK)" in makefile and "LOCAL_STACK ?= dev-local" in makefile
     assert "Pulumi.dev-local.yaml" in (ROOT / ".gitignore").read_text()
 
 

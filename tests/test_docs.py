@@ -47,7 +47,9 @@ def test_quick_start_is_the_two_commands_and_they_exist():
     assert "make test" in quick and "make up-dev" in quick
     makefile = (ROOT / "Makefile").read_text()
     up_dev = makefile.split("\nup-dev:")[1].split("\n\n")[0]
-    assert "pulumi up --stack $(LOCAL_STACK)" in up_dev and "components.localstack" in up_dev
+    assert "components.devstack up" in up_dev
+    assert "make down-dev" in quick and "\ndown-dev:" in makefile and "\nstatus-dev:" in makefile
+    assert "export" not in quick.split("```bash")[1].split("```")[0], "the quick start needs nothing exported"
     assert "\ntest: setup" in makefile
 
 
