@@ -28,17 +28,11 @@ def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if origin is typing.Annotated:
-        base = typing.get_args(annotation)[0]
-        names = {"Duration": "duration", "GoDuration": "Go duration", "Quantity": "quantity", "Cpu": "CPU",
-                 "PromSize": "size"}
         for meta in typing.get_args(annotation)[1:]:
-            func = getattr(meta, "func", None)
-            if func is not None:
-                kind = {"_prom_duration": "Duration", "_go_duration": "GoDuration", "_quantity": "Quantity",
-                        "check_cpu": "Cpu", "_prom_size": "PromSize", "_dns_label": "DnsLabel"}.get(func.__name__)
-                if kind:
-                    return names.get(kind, "DNS label")
-        return _type_name(base)
+            kind = getattr(getattr(meta, "func", None), "kind", None)
+            if kind:
+                return str(kind)
+        return _type_name(typing.get_args(annotation)[0])
     if origin is typing.Literal:
         return " \\| ".join(f"`{a}`" for a in typing.get_args(annotation))
     if origin in (typing.Union, types.UnionType):
@@ -54,14 +48,11 @@ def _type_name(annotation: Any) -> str:
 
 
 def _kind(field: FieldInfo) -> str | None:
+    """What the field's validator accepts (settings.py names it), e.g. "duration (e.g. 30s, 15d)"."""
     for meta in field.metadata:
-        func = getattr(meta, "func", None)
-        name = getattr(func, "__name__", "")
-        kind = {"_prom_duration": "duration (e.g. 30s, 15d)", "_go_duration": "Go duration (e.g. 336h)",
-                "_quantity": "quantity (e.g. 512Mi)", "check_cpu": "CPU (e.g. 250m)", "_prom_size": "size (e.g. 42GB)",
-                "_dns_label": "DNS label"}.get(name)
+        kind = getattr(getattr(meta, "func", None), "kind", None)
         if kind:
-            return kind
+            return str(kind)
     return None
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -53,34 +53,48 @@ class FieldProblemError(ValueError):
         self.example = example
 
 
+def _kind(kind: str) -> Callable[[Callable[[str], str]], Callable[[str], str]]:
+    """Name what a validator accepts, for the settings reference (components/docs.py)."""
+    def mark(func: Callable[[str], str]) -> Callable[[str], str]:
+        func.kind = kind  # type: ignore[attr-defined]
+        return func
+    return mark
+
+
 def _positive(value: str, amount: float, what: str) -> str:
     if amount <= 0:
         raise ValueError(f"{value!r}: {what} must be more than zero")
     return value
 
 
+@_kind("duration (e.g. 30s, 15d)")
 def _prom_duration(value: str) -> str:
     return _positive(value, prom_duration_seconds(value), "a duration")
 
 
+@_kind("duration (e.g. 30s; 0s allowed)")
 def _prom_duration_or_zero(value: str) -> str:
     prom_duration_seconds(value)
     return value
 
 
+@_kind("Go duration (e.g. 336h)")
 def _go_duration(value: str) -> str:
     return _positive(value, go_duration_seconds(value), "a duration")
 
 
+@_kind("quantity (e.g. 512Mi)")
 def _quantity(value: str) -> str:
     return _positive(value, quantity_bytes(value), "a size")
 
 
+@_kind("CPU (e.g. 250m)")
 def _cpu(value: str) -> str:
     check_cpu(value)
     return _positive(value, float(value[:-1]) / 1000 if value.endswith("m") else float(value), "a CPU request")
 
 
+@_kind("size (e.g. 42GB)")
 def _prom_size(value: str) -> str:
     return _positive(value, prom_size_bytes(value), "a size")
 
@@ -93,83 +107,42 @@ Cpu = Annotated[str, AfterValidator(_cpu)]
 PromSize = Annotated[str, AfterValidator(_prom_size)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _JOB_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")
 
 
-def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
-        raise ValueError(f"{value!r} is not a DNS label (lowercase letters, digits and '-', at most 63 characters)")
-    return value
+def _matching(pattern: str, explain: str, kind: str) -> AfterValidator:
+    """A validator: the whole value (no trailing newline) matches `pattern`, or `explain` says what it is not."""
+    compiled = re.compile(pattern)
+
+    @_kind(kind)
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{value!r} {explain}")
+        return value
+    return AfterValidator(check)
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-
-_HOST_PORT = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?")
-
-
-def _host_port(value: str) -> str:
-    # Tempo's S3 client takes a bare host[:port] (minio-go's endpoint, see
-    # getEndpointURL/isValidEndpointURL): with a scheme or a path Tempo exits at start.
-    if not _HOST_PORT.fullmatch(value):
-        raise ValueError(f"{value!r} is not host[:port] (no scheme, no path), e.g. s3.eu-west-1.amazonaws.com or "
-                         "minio.storage:9000; use `insecure: true` for plain HTTP")
-    return value
-
-
-HostPort = Annotated[str, AfterValidator(_host_port)]
-
-
-def _http_url(value: str) -> str:
-    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
-        raise ValueError(f"{value!r} is not an http(s) URL, e.g. https://prometheus.example.com")
-    return value
-
-
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
-
-_DNS_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-
-
-def _dns_name(value: str) -> str:
-    if not _DNS_NAME.fullmatch(value):
-        raise ValueError(f"{value!r} is not a DNS name (lowercase labels of letters, digits and '-', joined by '.')")
-    return value
-
-
-DnsName = Annotated[str, AfterValidator(_dns_name)]
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip() or value != value.strip():
-        raise ValueError(f"{value!r}: empty, or with leading or trailing white space")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_not_blank)]
-
-_LABEL_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
-
-
-def _label_value(value: str) -> str:
-    if not _LABEL_VALUE.fullmatch(value):
-        raise ValueError(f"{value!r} is not a plain label value (letters, digits, '_', '.', '-'; starting with a "
-                         "letter or digit; at most 63)")
-    return value
-
-
-LabelValue = Annotated[str, AfterValidator(_label_value)]
-
-
-def _name_prefix(value: str) -> str:
-    # Docker container and volume names: [a-zA-Z0-9][a-zA-Z0-9_.-]*
-    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", value):
-        raise ValueError(f"{value!r} cannot start a Docker container or volume name (letters, digits, '_', '.', '-'; "
-                         "starting with a letter or digit)")
-    return value
-
-
-NamePrefix = Annotated[str, AfterValidator(_name_prefix)]
+DnsLabel = Annotated[str, _matching(r"(?=.{1,63}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?",
+                                    "is not a DNS label (lowercase letters, digits and '-', at most 63 characters)",
+                                    "DNS label")]
+# Tempo's S3 client takes a bare host[:port] (minio-go's endpoint, see getEndpointURL and
+# isValidEndpointURL): with a scheme or a path Tempo exits at start.
+HostPort = Annotated[str, _matching(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?",
+                                    "is not host[:port] (no scheme, no path), e.g. s3.eu-west-1.amazonaws.com or "
+                                    "minio.storage:9000; use `insecure: true` for plain HTTP", "host[:port]")]
+HttpUrl = Annotated[str, _matching(r"https?://[^\s/?#]+(/[^\s?#]*)?",
+                                   "is not an http(s) URL, e.g. https://prometheus.example.com", "http(s) URL")]
+DnsName = Annotated[str, _matching(r"(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*",
+                                   "is not a DNS name (lowercase labels of letters, digits and '-', joined by '.')",
+                                   "DNS name")]
+Text = Annotated[str, _matching(r"\S(.*\S)?", "is empty, or has leading or trailing white space", "text")]
+LabelValue = Annotated[str, _matching(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}",
+                                      "is not a plain label value (letters, digits, '_', '.', '-'; starting with a "
+                                      "letter or digit; at most 63)", "label value")]
+# Docker container and volume names: [a-zA-Z0-9][a-zA-Z0-9_.-]*
+NamePrefix = Annotated[str, _matching(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*",
+                                      "cannot start a Docker container or volume name (letters, digits, '_', '.', "
+                                      "'-'; starting with a letter or digit)", "name prefix")]
 
 
 class Model(BaseModel):
