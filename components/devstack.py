@@ -35,6 +35,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from components.settings import SettingsError
+from components.stackfile import StackFileError
+
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = REPO / ".tools"
 CHECKSUMS = REPO / ".ci" / "pulumi-checksums.txt"
@@ -283,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("preflight failed: nothing was created", file=sys.stderr)
                 return 1
             print("preflight: Docker, Shannon's network and the local ports are ready", file=sys.stderr)
-    except DevStackError as error:
+    except (DevStackError, StackFileError, SettingsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
