@@ -30,6 +30,8 @@ def disabled_datasources(settings: StackSettings) -> frozenset[str]:
 
 
 def _unavailable_series(sources: frozenset[str]) -> frozenset[str]:
+    if not sources:  # the common case: nothing disabled, no catalog to read
+        return frozenset()
     return frozenset(name for name, (_, source) in load_catalog().series().items() if source in sources)
 
 
