@@ -32,7 +32,7 @@ from pydantic.alias_generators import to_camel
 
 from components import defaults
 from components.units import (
-    check_cpu,
+    cpu_millis,
     go_duration_seconds,
     prom_duration_seconds,
     prom_size_bytes,
@@ -90,8 +90,7 @@ def _quantity(value: str) -> str:
 
 @_kind("CPU (e.g. 250m)")
 def _cpu(value: str) -> str:
-    check_cpu(value)
-    return _positive(value, float(value[:-1]) / 1000 if value.endswith("m") else float(value), "a CPU request")
+    return _positive(value, cpu_millis(value), "a CPU request")
 
 
 @_kind("size (e.g. 42GB)")

@@ -66,11 +66,11 @@ def quantity_bytes(value: str) -> int:
     return int(float(match["num"]) * _QUANTITY_FACTORS[match["unit"]])
 
 
-def check_cpu(value: str) -> str:
-    """Validate a Kubernetes CPU quantity such as `500m` or `2`."""
+def cpu_millis(value: str) -> float:
+    """Millicores in a Kubernetes CPU quantity: `500m` -> 500, `1.5` -> 1500; ValueError if malformed."""
     if not _CPU.fullmatch(value):
         raise ValueError(f"{value!r} is not a CPU quantity (examples: 250m, 1, 1.5)")
-    return value
+    return float(value[:-1]) if value.endswith("m") else float(value) * 1000
 
 
 def prom_size_bytes(value: str) -> int:

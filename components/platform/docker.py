@@ -17,7 +17,7 @@ import pulumi_docker as docker
 from components.platform.workload import Deployed, Workload
 from components.settings import StackSettings
 from components.topology import Topology
-from components.units import megabytes
+from components.units import cpu_millis, megabytes
 
 
 class DockerBackend:
@@ -110,7 +110,7 @@ class DockerBackend:
                 tmpfs={path: "rw,size=256m,mode=1777" for path in w.scratch_dirs},
                 memory=megabytes(w.resources.memory_limit),
                 memory_reservation=megabytes(w.resources.memory),
-                cpu_shares=max(2, int(_cpu_millis(w.resources.cpu) * 1024 / 1000)),
+                cpu_shares=max(2, int(cpu_millis(w.resources.cpu) * 1024 / 1000)),
                 restart="unless-stopped",
                 # Bounded logs: Docker's json-file driver keeps everything unless told.
                 log_driver="json-file", log_opts={"max-size": "10m", "max-file": "3"},
@@ -129,8 +129,4 @@ class DockerBackend:
             containers.append(container)
             created.append(container)
         return Deployed(workload=containers[0], resources=created)
-
-
-def _cpu_millis(cpu: str) -> float:
-    return float(cpu[:-1]) if cpu.endswith("m") else float(cpu) * 1000
 
