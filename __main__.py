@@ -19,22 +19,33 @@ from components.builders.rules import RuleFileError
 from components.settings import (
     PROJECT,
     SECRETS,
-    Problem,
     SettingsError,
     StackSettings,
     load_settings,
     misspelled_namespace_problems,
     plain_credential_problem,
+    secret_setting_problem,
     used_secrets,
 )
 from components.stack import ObservabilityStack, ObservabilityStackArgs
 
 
+def _engine_config() -> dict[str, Any]:
+    """Every config key the engine passed, every namespace, as it passed them."""
+    return {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+
+
+def _is_secret(key: str) -> bool:
+    """Whether the engine marks this project's `key` secret (`pulumi config set --secret`)."""
+    full_key = f"{PROJECT}:{key}"
+    return pulumi.runtime.config.is_config_secret(full_key) or \
+        full_key in pulumi.runtime.config.get_config_secret_keys_env()
+
+
 def _project_config() -> dict[str, Any]:
     """Every `shannon-observability:*` key the engine passed, secrets excluded, values decoded."""
-    raw: dict[str, Any] = {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
     values: dict[str, Any] = {}
-    for full_key, value in raw.items():
+    for full_key, value in _engine_config().items():
         namespace, _, key = full_key.partition(":")
         if namespace != PROJECT or key in SECRETS:
             continue
@@ -46,22 +57,6 @@ def _project_config() -> dict[str, Any]:
     return values
 
 
-def _secret_settings() -> list[str]:
-    """Setting keys (not the SECRETS) that the engine marks secret, e.g. set with `--secret --path`.
-
-    Settings end up in plain configuration files and resource inputs: reading one as a plain
-    value would drop its secretness silently. Such a key is refused instead.
-    """
-    marked = set(pulumi.runtime.config.get_config_secret_keys_env())
-    out = []
-    for full_key in {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}:
-        namespace, _, key = full_key.partition(":")
-        if namespace == PROJECT and key not in SECRETS and (
-                full_key in marked or pulumi.runtime.config.is_config_secret(full_key)):
-            out.append(key)
-    return sorted(out)
-
-
 def _secrets_present() -> set[str]:
     return {key for key in SECRETS if pulumi.runtime.config.get_config(f"{PROJECT}:{key}") is not None}
 
@@ -71,18 +66,16 @@ def main() -> None:
     stack = pulumi.get_stack()
     present = _secrets_present()
     try:
-        every_key = [str(k) for k in {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}]
+        every_key = [str(k) for k in _engine_config()]
         if typos := misspelled_namespace_problems(every_key, stack):
             raise SettingsError(stack, typos)
-        if plain := [k for k in present if not pulumi.runtime.config.is_config_secret(f"{PROJECT}:{k}")
-                     and f"{PROJECT}:{k}" not in pulumi.runtime.config.get_config_secret_keys_env()]:
-            raise SettingsError(stack, [plain_credential_problem(key, stack) for key in sorted(plain)])
-        if secret_settings := _secret_settings():
-            raise SettingsError(stack, [Problem(
-                key, "is stored as a secret, but settings are written into plain configuration files",
-                f"`pulumi config rm {key} --stack {stack}`, then set its fields again without --secret "
-                f"(`pulumi config set --path '{key}.<field>' <value> --stack {stack}`); credentials belong in "
-                f"the secret keys ({', '.join(SECRETS)})") for key in secret_settings])
+        # A credential must be a Pulumi secret; a setting must not be one: it is written into plain
+        # configuration files and resource inputs, which would drop its secretness silently.
+        if plain := sorted(k for k in present if not _is_secret(k)):
+            raise SettingsError(stack, [plain_credential_problem(key, stack) for key in plain])
+        settings_keys = {k.partition(":")[2] for k in every_key if k.partition(":")[0] == PROJECT}
+        if secret_settings := sorted(k for k in settings_keys - set(SECRETS) if _is_secret(k)):
+            raise SettingsError(stack, [secret_setting_problem(key, stack) for key in secret_settings])
         settings: StackSettings = load_settings(stack, _project_config(), secrets_present=present)
         secrets = {key: config.require_secret(key) for key in used_secrets(settings, present)}
         args = ObservabilityStackArgs.prepare(settings, secrets)

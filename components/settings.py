@@ -790,6 +790,13 @@ def plain_credential_problem(key: str, stack: str) -> Problem:
                    f"pulumi config set --secret {key} {SECRETS[key].example} --stack {stack}")
 
 
+def secret_setting_problem(key: str, stack: str) -> Problem:
+    return Problem(key, "is stored as a secret, but settings are written into plain configuration files",
+                   f"`pulumi config rm {key} --stack {stack}`, then set its fields again without --secret "
+                   f"(`pulumi config set --path '{key}.<field>' <value> --stack {stack}`); credentials belong in "
+                   f"the secret keys ({', '.join(SECRETS)})")
+
+
 class SettingsError(Exception):
     """Every problem with a stack's settings, each naming its key and the command that fixes it."""
 

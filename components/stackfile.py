@@ -36,6 +36,11 @@ def known_stacks(root: Path = REPO) -> list[str]:
 SHAPE = f"a stack file is a mapping with `config:`, holding at least `{PROJECT}:platform: docker` or `kubernetes`"
 
 
+def _is_secure(value: Any) -> bool:
+    """A `secure:` (encrypted) value, as `pulumi config set --secret` writes it."""
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
 def _shown(path: Path) -> str:
     """The stack file as errors name it: its name in the repository, else the whole path."""
     return path.name if path.parent.resolve() == REPO else str(path)
@@ -70,7 +75,7 @@ def read_stack_config(path: Path) -> tuple[dict[str, Any], set[str]]:
     if typos:
         raise SettingsError(stack, typos, source=_shown(path))
     plain = sorted(str(k).partition(":")[2] for k, v in config.items() if str(k).partition(":")[0] == PROJECT
-                   and str(k).partition(":")[2] in SECRETS and not (isinstance(v, dict) and set(v) == {"secure"}))
+                   and str(k).partition(":")[2] in SECRETS and not _is_secure(v))
     if plain:
         raise SettingsError(stack, [plain_credential_problem(key, stack) for key in plain], source=_shown(path))
     values: dict[str, Any] = {}
@@ -79,7 +84,7 @@ def read_stack_config(path: Path) -> tuple[dict[str, Any], set[str]]:
         namespace, _, key = str(full_key).partition(":")
         if namespace != PROJECT or not key:
             continue  # provider config such as kubernetes:context
-        if isinstance(value, dict) and set(value) == {"secure"}:
+        if _is_secure(value):
             secrets.add(key)
             continue
         values[key] = value
@@ -100,8 +105,7 @@ def as_pulumi_config(stack: str, secret_values: dict[str, str], root: Path = REP
                      path: Path | None = None) -> tuple[dict[str, str], list[str]]:
     """The stack file as the Pulumi runtime would present it (for mocks): JSON-encoded values."""
     raw = raw_config(path or stack_file(stack, root))
-    config = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()
-              if not (isinstance(v, dict) and set(v) == {"secure"})}
+    config = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items() if not _is_secure(v)}
     # A credential the file holds in plain text stays plain, as the engine would pass it.
     secret_values = {k: v for k, v in secret_values.items() if f"{PROJECT}:{k}" not in config}
     for key, value in secret_values.items():
