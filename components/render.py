@@ -61,6 +61,13 @@ def check_out(out: Path) -> str | None:
     return None
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
 def write_files(files: dict[str, str], out: Path) -> None:
     """Write all files, replacing the component directories in `out` only once everything is written, and
     removing those an earlier render wrote that this one does not."""
@@ -74,20 +81,12 @@ def write_files(files: dict[str, str], out: Path) -> None:
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
-        for top in sorted({rel.split("/")[0] for rel in files}):
-            destination = out / top
-            if destination.is_dir():
-                shutil.rmtree(destination)
-            elif destination.exists():
-                destination.unlink()
-            (staging / top).rename(destination)
         written = {rel.split("/")[0] for rel in files}
+        for top in sorted(written):
+            _remove(out / top)
+            (staging / top).rename(out / top)
         for stale in sorted(earlier - written):
-            target = out / stale
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
+            _remove(out / stale)
         (out / MARKER).write_text("\n".join(sorted(written)) + "\n")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
