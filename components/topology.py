@@ -37,6 +37,11 @@ class Topology:
         base = f"{self.settings.docker.name_prefix}{component}"
         return base if index is None else f"{base}-{index}"
 
+    def volume_name(self, component: str, replica: int) -> str:
+        """Docker: the data volume of a replica. Replica 0 keeps the single-replica name whatever the
+        replica count, so scaling never renames (and so never deletes) it."""
+        return f"{self.container_name(component, None if replica == 0 else replica)}-data"
+
     def headless_service(self, component: str) -> str:
         return f"{component}-headless"
 

@@ -37,7 +37,7 @@ def build_deployment_summary(settings: StackSettings) -> dict[str, Any]:
         for name, workload in workloads.items():
             if "volumeSize" in workload:
                 replicas = workload["replicas"]
-                workload["volumes"] = [f"{topo.container_name(name, None if i == 0 else i)}-data" for i in range(replicas)]
+                workload["volumes"] = [topo.volume_name(name, i) for i in range(replicas)]
     summary["workloads"] = workloads
     return summary
 

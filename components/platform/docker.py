@@ -67,13 +67,13 @@ class DockerBackend:
             suffix = "" if index is None else f"-{i}"
             replica_volumes = list(volumes)
             if w.data is not None:
-                # Replica 0 keeps the single-replica volume whatever the replica count, so scaling
-                # never renames (and so never deletes) it; volumes outlive `pulumi destroy` and any
-                # replacement (retain_on_delete): data goes only with `docker volume rm`.
+                # Replica 0 keeps its resource and volume names whatever the replica count
+                # (Topology.volume_name); volumes outlive `pulumi destroy` and any replacement
+                # (retain_on_delete): data goes only with `docker volume rm`.
                 volume_suffix = "" if i == 0 else f"-{i}"
                 volume = docker.Volume(
                     f"{name}-volume{volume_suffix}",
-                    name=f"{self.topology.container_name(w.name, None if i == 0 else i)}-data",
+                    name=self.topology.volume_name(w.name, i),
                     opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)))
                 created.append(volume)
                 replica_volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name,
