@@ -117,16 +117,39 @@ def raw_rate_problems(dashboards: dict[str, dict[str, Any]], catalog: Catalog) -
     return problems
 
 
+def repository_jobs(root: Path) -> set[str]:
+    """Job names the dev and prod stacks scrape: what a `job="..."` matcher may name."""
+    from components.builders.prometheus import scrape_jobs
+    from components.stackfile import known_stacks, load_stack
+
+    return {job.job for stack in known_stacks(root) if stack in ("dev", "prod")
+            for job in scrape_jobs(load_stack(stack, root)[0])}
+
+
+def repository_expressions(rule_files: dict[str, dict[str, Any]], dashboards: dict[str, dict[str, Any]],
+                           root: Path) -> list[Expression]:
+    """Every PromQL expression of the rules, the dashboards and prod's traces-to-metrics datasource queries."""
+    from components.builders.dashboards import dashboard_queries
+    from components.builders.grafana import build_datasources
+    from components.builders.rules import iter_rules
+    from components.stackfile import load_stack
+
+    exprs = [Expression(f"rules/{f}: {r.get('alert') or r.get('record')}", r["expr"]) for f, _, r in iter_rules(rule_files)]
+    exprs += [Expression(f"dashboards/{q.dashboard}: {q.panel}", q.expr) for q in dashboard_queries(dashboards)]
+    for ds in build_datasources(load_stack("prod", root)[0]):
+        for query in ds["jsonData"].get("tracesToMetrics", {}).get("queries", []):
+            exprs.append(Expression(f"datasource {ds['uid']}: {query['name']}", query["query"]))
+    return exprs
+
+
 def content_problems(root: Path | None = None) -> list[str]:
     """Every problem of the repository's rules and dashboards: invalid files, series nothing exports or
     records, raw rates in range panels, and recorded series the dashboards read that are not generated."""
     from components.builders import dashboard_rules
     from components.builders.dashboards import DashboardError, collect_dashboards, dashboard_queries
-    from components.builders.grafana import build_datasources
-    from components.builders.prometheus import scrape_jobs
-    from components.builders.rules import RuleFileError, iter_rules, load_rule_files
+    from components.builders.rules import RuleFileError, load_rule_files
     from components.catalog import load_catalog
-    from components.stackfile import REPO, known_stacks, load_stack
+    from components.stackfile import REPO
 
     root = root or REPO
     try:
@@ -135,15 +158,8 @@ def content_problems(root: Path | None = None) -> list[str]:
     except (RuleFileError, DashboardError) as error:
         return [str(error)]
     catalog = load_catalog(root / "catalog" / "metrics.yaml")
-    stacks = [load_stack(s, root)[0] for s in known_stacks(root) if s in ("dev", "prod")]
-    jobs = {job.job for settings in stacks for job in scrape_jobs(settings)}
-    exprs = [Expression(f"rules/{f}: {r.get('alert') or r.get('record')}", r["expr"]) for f, _, r in iter_rules(rule_files)]
-    exprs += [Expression(f"dashboards/{q.dashboard}: {q.panel}", q.expr) for q in dashboard_queries(dashboards)]
-    for settings in stacks[-1:]:
-        for ds in build_datasources(settings):
-            for query in ds["jsonData"].get("tracesToMetrics", {}).get("queries", []):
-                exprs.append(Expression(f"datasource {ds['uid']}: {query['name']}", query["query"]))
-    problems = lint_expressions(exprs, catalog, recorded_labels(rule_files, catalog), jobs)
+    problems = lint_expressions(repository_expressions(rule_files, dashboards, root), catalog,
+                                recorded_labels(rule_files, catalog), repository_jobs(root))
     problems += raw_rate_problems(dashboards, catalog)
     generated = root / "rules" / dashboard_rules.GENERATED_FILE.name
     wanted = dashboard_rules.render_rule_file(q.expr for q in dashboard_queries(dashboards))

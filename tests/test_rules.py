@@ -12,13 +12,18 @@ import yaml
 
 from components.builders import promql
 from components.builders.alertmanager import COMPONENT_DOWN_ALERTS
-from components.builders.dashboards import collect_dashboards, dashboard_queries
-from components.builders.grafana import build_datasources
-from components.builders.prometheus import scrape_jobs
+from components.builders.dashboards import collect_dashboards
 from components.builders.rules import RuleFileError, iter_rules, load_rule_files
 from components.builders.slo import GENERATED_FILE, load_slo_spec, render_slo_rule_file
 from components.catalog import load_catalog
-from components.lint import Expression, content_problems, lint_expressions, recorded_labels
+from components.lint import (
+    Expression,
+    content_problems,
+    lint_expressions,
+    recorded_labels,
+    repository_expressions,
+    repository_jobs,
+)
 from components.stackfile import load_stack
 from components.units import prom_duration_seconds
 from tests.conftest import ROOT, tool
@@ -172,17 +177,11 @@ def _recorded_labels() -> dict[str, frozenset[str]]:
 
 
 def _jobs() -> set[str]:
-    return {job.job for stack in ("dev", "prod") for job in scrape_jobs(load_stack(stack, ROOT)[0])}
+    return repository_jobs(ROOT)
 
 
 def _all_expressions() -> list[Expression]:
-    exprs = [Expression(f"rules/{f}: {rule_name(r)}", r["expr"]) for f, _, r in iter_rules(RULES)]
-    dashboards = collect_dashboards()
-    exprs += [Expression(f"dashboards/{q.dashboard}: {q.panel}", q.expr) for q in dashboard_queries(dashboards)]
-    for ds in build_datasources(load_stack("prod", ROOT)[0]):
-        for query in ds["jsonData"].get("tracesToMetrics", {}).get("queries", []):
-            exprs.append(Expression(f"datasource {ds['uid']}: {query['name']}", query["query"]))
-    return exprs
+    return repository_expressions(RULES, collect_dashboards(), ROOT)
 
 
 def test_catalog_lint_passes():
