@@ -26,8 +26,8 @@ class GrafanaArgs:
     settings: StackSettings
     platform: Backend
     artifacts: Artifacts
-    admin_password: pulumi.Output[str] | None = None  # the grafanaAdminPassword secret, if set
-    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)  # the stack's secrets (TLS from secrets)
+    # The stack's secrets: grafanaAdminPassword if set, the TLS certificate and key with tlsFromSecrets.
+    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
 
 class Grafana(pulumi.ComponentResource):
@@ -52,7 +52,8 @@ class Grafana(pulumi.ComponentResource):
         # stays declared when the grafanaAdminPassword secret takes over.
         kept = pulumi.ResourceOptions(parent=self, protect=True, ignore_changes=["length", "special"])
         generated = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=kept)
-        password = pulumi.Output.secret(args.admin_password) if args.admin_password is not None else generated.result
+        given = args.secrets.get("grafanaAdminPassword")
+        password = pulumi.Output.secret(given) if given is not None else generated.result
         secret_key = random.RandomPassword(f"{name}-secret-key", length=40, special=False, opts=kept).result
 
         # The config mount replaces the image's /etc/grafana, so every provisioning directory

@@ -78,8 +78,7 @@ class ObservabilityStack(pulumi.ComponentResource):
 
         prometheus = Prometheus(f"{name}-prometheus", PrometheusArgs(s, platform, artifacts.prometheus), child)
         alertmanager = Alertmanager(f"{name}-alertmanager", AlertmanagerArgs(s, platform, secrets), child)
-        grafana = Grafana(f"{name}-grafana", GrafanaArgs(s, platform, artifacts, secrets.get("grafanaAdminPassword"),
-                                                         secrets), child)
+        grafana = Grafana(f"{name}-grafana", GrafanaArgs(s, platform, artifacts, secrets), child)
         tempo = Tempo(f"{name}-tempo", TempoArgs(s, platform, artifacts.tempo, secrets), child) \
             if s.tempo.enabled else None
         if s.exporters.node.enabled:

@@ -33,6 +33,9 @@ from prometheus_client.openmetrics import exposition as openmetrics
 
 from components.catalog import Family, load_catalog
 
+# OpenMetrics' `_created` series: Shannon's services expose none in the text format.
+disable_created_metrics()
+
 # Label values the fleet uses; the rules and dashboards filter on several of them.
 LABEL_VALUES: dict[str, list[str]] = {
     "decision": ["allow", "deny"], "mode": ["enforce"], "reason": ["policy_allow"], "effective_mode": ["enforce"],
@@ -112,9 +115,6 @@ class _Server(ThreadingHTTPServer):
 
 class SimulatedService:
     """One process of the fleet: its metrics, its HTTP server, and whether it answers."""
-
-    # OpenMetrics' `_created` series: Shannon's services expose none in the text format.
-    disable_created_metrics()
 
     def __init__(self, name: str, job: str, port: int, families: list[Family]) -> None:
         self.name, self.job, self.port = name, job, port
