@@ -11,13 +11,14 @@ import json
 import os
 import runpy
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
+import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
@@ -178,6 +179,16 @@ def prod_run() -> StackRun:
 @pytest.fixture(scope="session", params=["dev", "prod"])
 def any_run(request: pytest.FixtureRequest, dev_run: StackRun, prod_run: StackRun) -> StackRun:
     return {"dev": dev_run, "prod": prod_run}[request.param]
+
+
+def edited_stack_file(directory: Path, stack: str, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of the repository's Pulumi.<stack>.yaml in `directory`, its `config:` mapping changed by `edit`."""
+    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    edit(data["config"])
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"Pulumi.{stack}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
 
 
 def tool(name: str) -> str:

@@ -21,7 +21,7 @@ import yaml
 
 from components import capacity
 from components.render import main as render_main
-from tests.conftest import ROOT, RecordingMocks, run_stack
+from tests.conftest import ROOT, RecordingMocks, edited_stack_file, run_stack
 
 P = "shannon-observability:"
 
@@ -126,15 +126,12 @@ CASES = [
 
 
 def _write_stack(case: Case, directory: Path) -> Path:
+    if case.raw is None:
+        assert case.edit is not None
+        return edited_stack_file(directory, case.stack, case.edit)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"Pulumi.{case.stack}.yaml"
-    if case.raw is not None:
-        path.write_text(case.raw)
-        return path
-    data = yaml.safe_load((ROOT / f"Pulumi.{case.stack}.yaml").read_text())
-    assert case.edit is not None
-    case.edit(data["config"])
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.write_text(case.raw)
     return path
 
 
@@ -214,10 +211,7 @@ def test_render_removes_only_what_it_wrote(tmp_path: Path):
     out = tmp_path / "out"
     assert render_main(["--stack", "prod", "--out", str(out)]) == 0
     (out / "notes.md").write_text("mine")
-    data = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
-    data["config"][P + "tempo"]["enabled"] = False
-    stack_file = tmp_path / "Pulumi.prod.yaml"
-    stack_file.write_text(yaml.safe_dump(data))
+    stack_file = edited_stack_file(tmp_path, "prod", lambda config: config[P + "tempo"].update(enabled=False))
     assert render_main(["--stack", "prod", "--stack-file", str(stack_file), "--out", str(out)]) == 0
     assert not (out / "tempo").exists() and (out / "notes.md").read_text() == "mine"
 
@@ -257,10 +251,7 @@ def test_the_capacity_settings_block_pastes_into_a_stack_file(tmp_path: Path, ca
     assert capacity.main(["--series", "60000"]) == 0
     block = capsys.readouterr().out.split("\n\n", 1)[1]
     pasted = yaml.safe_load(block)
-    data = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
-    data["config"].update(pasted)
-    stack_file = tmp_path / "Pulumi.prod.yaml"
-    stack_file.write_text(yaml.safe_dump(data))
+    stack_file = edited_stack_file(tmp_path, "prod", lambda config: config.update(pasted))
     assert render_main(["--stack", "prod", "--stack-file", str(stack_file), "--out", str(tmp_path / "out")]) == 0
     from components.stackfile import load_stack
 

@@ -14,17 +14,11 @@ import pytest
 import yaml
 
 from components.settings import SettingsError, load_settings
-from tests.conftest import ROOT, StackRun, run_stack
+from tests.conftest import ROOT, StackRun, edited_stack_file, run_stack
 
 DATA_COMPONENTS = {"prometheus": "prometheus", "alertmanager": "alertmanager", "grafana": "grafana", "tempo": "tempo"}
 
 
-def _stack_file(tmp_path: Path, stack: str, edit: Any) -> Path:
-    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
-    edit(data["config"])
-    path = tmp_path / f"Pulumi.{stack}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 def _by_kind(run: StackRun, kind: str) -> dict[str, Any]:
@@ -53,7 +47,7 @@ def test_growing_a_volume_resizes_the_claims_in_place(prod_run: StackRun, tmp_pa
     allows expansion), the retention size with it, and nothing that would replace the StatefulSet."""
     def grow(config: dict[str, Any]) -> None:
         config["shannon-observability:prometheus"]["volumeSize"] = "200Gi"
-    grown = run_stack("prod", stack_file=_stack_file(tmp_path, "prod", grow))
+    grown = run_stack("prod", stack_file=edited_stack_file(tmp_path, "prod", grow))
     before, after = _by_kind(prod_run, "kubernetes:core/v1:PersistentVolumeClaim"), \
         _by_kind(grown, "kubernetes:core/v1:PersistentVolumeClaim")
     for name in ("data-prometheus-0", "data-prometheus-1"):
@@ -85,7 +79,7 @@ def test_docker_volumes_keep_their_names_when_scaling(dev_run: StackRun, tmp_pat
     """Scaling Prometheus on Docker keeps replica 0's volume (Pulumi name and Docker name) and adds the others."""
     def scale(config: dict[str, Any]) -> None:
         config.setdefault("shannon-observability:prometheus", {})["replicas"] = replicas
-    scaled = run_stack("dev", stack_file=_stack_file(tmp_path, "dev", scale))
+    scaled = run_stack("dev", stack_file=edited_stack_file(tmp_path, "dev", scale))
     def volumes(run: StackRun) -> dict[str, str]:
         return {v.name: v.inputs["name"] for v in run.of_type("docker:index/volume:Volume") if "prometheus" in v.name}
     before, after = volumes(dev_run), volumes(scaled)
@@ -235,7 +229,7 @@ def test_existing_namespaces_are_used_as_they_are(tmp_path: Path):
     namespaces named by the settings."""
     def existing(config: dict[str, Any]) -> None:
         config["shannon-observability:kubernetes"]["createNamespace"] = False
-    run = run_stack("prod", stack_file=_stack_file(tmp_path, "prod", existing))
+    run = run_stack("prod", stack_file=edited_stack_file(tmp_path, "prod", existing))
     assert not run.of_type("kubernetes:core/v1:Namespace")
     assert {r.inputs["metadata"].get("namespace") for r in run.kubernetes_objects()} <= {
         "monitoring", "monitoring-node-exporter", "shannon"}
@@ -264,7 +258,7 @@ def test_grafana_behind_tls_works_on_the_first_up(tmp_path: Path):
     secrets = {"pagerdutyRoutingKey": "k", "slackApiUrl": "https://hooks.slack.example/x", "deadmanUrl": "https://hc/x",
                "postgresDsn": "postgresql://e:p@h/db", "redisAddr": "redis://h:6379",
                "grafanaTlsCert": "-----BEGIN CERTIFICATE-----test", "grafanaTlsKey": "-----BEGIN PRIVATE KEY-----test"}
-    run = run_stack("prod", secrets=secrets, stack_file=_stack_file(tmp_path, "prod", from_secrets))
+    run = run_stack("prod", secrets=secrets, stack_file=edited_stack_file(tmp_path, "prod", from_secrets))
     tls = next(r for r in run.of_type("kubernetes:core/v1:Secret") if r.inputs["type"] == "kubernetes.io/tls")
     assert tls.inputs["metadata"]["name"] == "grafana-tls"
     assert "stringData" in tls.secret_paths  # the certificate and key stay Pulumi secrets

@@ -169,13 +169,9 @@ def test_not_a_render_directory(tmp_path: Path, base: Path, capsys):
 
 
 def _render_with(tmp_path: Path, stack: str, edit) -> Path:
-    from tests.conftest import ROOT
+    from tests.conftest import edited_stack_file
 
-    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
-    edit(data["config"])
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    stack_file = tmp_path / f"Pulumi.{stack}.yaml"
-    stack_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    stack_file = edited_stack_file(tmp_path, stack, edit)
     out = tmp_path / f"render-{stack}"
     assert render_main(["--stack", stack, "--stack-file", str(stack_file), "--out", str(out)]) == 0
     return out
