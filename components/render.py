@@ -12,6 +12,8 @@ Layout of <out>:
   grafana/dashboard-provider.yml
   tempo/tempo.yaml (when Tempo is enabled)
   exporters/blackbox.yml (when the blackbox exporter is enabled)
+  operator/<kind>-<name>.yaml: operator mode's custom resources and ConfigMaps, instead of the
+    prometheus/, alertmanager/ and grafana/ directories
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from components.builders.artifacts import build_artifacts, placeholder_secrets, render_alertmanager_yaml
+from components.builders.artifacts import (
+    build_artifacts,
+    operator_alertmanager_config,
+    placeholder_secrets,
+    render_alertmanager_yaml,
+)
 from components.builders.dashboards import DashboardError
 from components.builders.deployment import build_deployment_summary
 from components.builders.rules import RuleFileError
@@ -34,14 +41,21 @@ from components.stackfile import REPO, StackFileError, load_stack
 def render_files(settings: StackSettings, secrets_present: set[str]) -> dict[str, str]:
     """Relative path -> file text for a whole stack, with placeholder secrets."""
     artifacts = build_artifacts(settings)
-    files = {f"prometheus/{path}": text for path, text in artifacts.prometheus.items()}
-    files["alertmanager/alertmanager.yml"] = render_alertmanager_yaml(
-        settings, placeholder_secrets(settings, secrets_present))
+    files: dict[str, str] = {}
+    if settings.operator.enabled:
+        # The custom resources and sidecar ConfigMaps, one object per file, as the program creates them.
+        config = operator_alertmanager_config(settings, placeholder_secrets(settings, secrets_present))
+        for obj in [*(o for objs in artifacts.operator.values() for o in objs), config]:
+            files[f"operator/{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"] = dump_yaml(obj)
+    else:
+        files.update({f"prometheus/{path}": text for path, text in artifacts.prometheus.items()})
+        files["alertmanager/alertmanager.yml"] = render_alertmanager_yaml(
+            settings, placeholder_secrets(settings, secrets_present))
+        files["grafana/datasources.yml"] = artifacts.grafana_datasources
+        files["grafana/grafana.ini"] = artifacts.grafana_ini
+        files["grafana/dashboard-provider.yml"] = artifacts.grafana_dashboard_provider
+        files.update({f"grafana/dashboards/{name}": text for name, text in artifacts.grafana_dashboards.items()})
     files["deployment.yaml"] = dump_yaml(build_deployment_summary(settings))
-    files["grafana/datasources.yml"] = artifacts.grafana_datasources
-    files["grafana/grafana.ini"] = artifacts.grafana_ini
-    files["grafana/dashboard-provider.yml"] = artifacts.grafana_dashboard_provider
-    files.update({f"grafana/dashboards/{name}": text for name, text in artifacts.grafana_dashboards.items()})
     files.update({f"tempo/{path}": text for path, text in artifacts.tempo.items()})
     files.update({f"exporters/{path}": text for path, text in artifacts.exporters.items()})
     return files

@@ -453,6 +453,9 @@ class ScrapeTarget(Model):
     component: str | None = Field(None, description="component label; defaults to the job name.")
     service: DnsLabel | None = Field(None,
             description="Kubernetes Service whose endpoints are scraped; defaults to the job name.")
+    port_name: DnsLabel | None = Field(
+        None, description="Operator mode: the Service port's name to scrape. Unset: the pods' container port "
+                          "number `port` (ServiceMonitor targetPort; the container must declare it).")
     host: str | None = Field(None, description="Docker container name; defaults to the job name.")
     addresses: list[str] | None = Field(None, description="Static host:port list, overriding discovery.")
 
@@ -571,6 +574,123 @@ class RulesSettings(Model):
         None, description="Base URL of docs/runbooks.md for runbook_url annotations, if the repository moved.")
 
 
+LabelName = Annotated[str, _matching(r"([A-Za-z0-9][-A-Za-z0-9_.]*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?",
+                                     "is not a Kubernetes label key", "label key")]
+
+
+class SelectorRequirement(Model):
+    key: LabelName = Field(description="Label key.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(description="How the key's value is tested.")
+    values: list[str] = Field(default_factory=list, description="Values for In and NotIn.")
+
+
+class LabelSelector(Model):
+    """A Kubernetes label selector, as a Prometheus or Alertmanager custom resource holds it."""
+
+    match_labels: dict[LabelName, str] = Field(default_factory=dict, description="Labels that must all be present.")
+    match_expressions: list[SelectorRequirement] = Field(default_factory=list, description="Further requirements.")
+
+
+# What each selector of the operator's Prometheus / Alertmanager picks, by settings key.
+OPERATOR_SELECTORS = ("rules", "ruleNamespaces", "serviceMonitors", "serviceMonitorNamespaces",
+                      "alertmanagerConfigs", "alertmanagerConfigNamespaces")
+
+
+class OperatorSelectors(Model):
+    """The target Prometheus's and Alertmanager's selectors, as their custom resources hold them.
+
+    A key left out takes kube-prometheus-stack's default for `operator.release`; `null` is the
+    operator's null: nothing (resource selectors) or the Prometheus's own namespace (namespace selectors).
+    """
+
+    rules: LabelSelector | None = Field(None, description="Prometheus ruleSelector.")
+    rule_namespaces: LabelSelector | None = Field(None, description="Prometheus ruleNamespaceSelector.")
+    service_monitors: LabelSelector | None = Field(None, description="Prometheus serviceMonitorSelector.")
+    service_monitor_namespaces: LabelSelector | None = Field(
+        None, description="Prometheus serviceMonitorNamespaceSelector.")
+    alertmanager_configs: LabelSelector | None = Field(None, description="Alertmanager alertmanagerConfigSelector.")
+    alertmanager_config_namespaces: LabelSelector | None = Field(
+        None, description="Alertmanager alertmanagerConfigNamespaceSelector.")
+
+
+def _selector_field(key: str) -> str:
+    return next(n for n, f in OperatorSelectors.model_fields.items() if f.alias == key)
+
+
+class OperatorSettings(Model):
+    """Prometheus Operator mode: Shannon's part as custom resources for the cluster's own operator."""
+
+    enabled: bool = Field(False, description="Emit PrometheusRules, ServiceMonitors, an AlertmanagerConfig and "
+                                             "Grafana sidecar ConfigMaps instead of deploying Prometheus, "
+                                             "Alertmanager and Grafana (platform kubernetes only).")
+    release: DnsLabel | None = Field(
+        None, description="Helm release name of kube-prometheus-stack: its Prometheus selects rules and "
+                          "ServiceMonitors labelled release=<name>, and its Services are named after it.")
+    namespace: DnsLabel = Field("monitoring", description="Namespace of the operator's Prometheus, Alertmanager "
+                                                          "and Grafana (the Grafana datasources go there).")
+    prometheus_version: str = Field(
+        "3.0.0", description="Version of the cluster's Prometheus; 3.0.0 or newer (the operator drops rule group "
+                             "labels for older ones, and Shannon's alerts would lose their namespace label).",
+        examples=["3.5.0"])
+    matcher_strategy: Literal["OnNamespace", "None"] = Field(
+        "OnNamespace", description="The Alertmanager's alertmanagerConfigMatcherStrategy.type. Either way the "
+                                   "config receives exactly the alerts labelled namespace=<kubernetes.namespace>.")
+    selectors: OperatorSelectors = Field(
+        default_factory=OperatorSelectors, description="The operator's selectors, where they differ from "
+                                                       "kube-prometheus-stack's defaults for `release`.")
+    labels: dict[LabelName, str] = Field(default_factory=dict,
+                                         description="Extra labels on every custom resource, for custom selectors.")
+    namespace_labels: dict[LabelName, str] = Field(
+        default_factory=dict, description="Labels the stack's namespace carries (set on it when the program "
+                                          "creates it), for namespace selectors other than {}.")
+    prometheus_url: HttpUrl | None = Field(
+        None, description="In-cluster URL of the operator's Prometheus (Grafana datasource, Tempo's remote write). "
+                          "Unset: kube-prometheus-stack's Service for `release`.")
+    alertmanager_url: HttpUrl | None = Field(
+        None, description="In-cluster URL of the operator's Alertmanager. Unset: kube-prometheus-stack's Service.")
+    grafana: Literal["sidecar", "api"] = Field(
+        "sidecar", description="sidecar: dashboards and datasources as ConfigMaps for kube-prometheus-stack's "
+                               "Grafana sidecar; api: through the Grafana API (grafana.url, secret "
+                               "grafanaAdminPassword).")
+    release_datasources: bool = Field(
+        True, description="The release's Grafana already provisions the Prometheus and Alertmanager datasources "
+                          "(uids prometheus and alertmanager, kube-prometheus-stack's defaults): only Tempo's is "
+                          "added. false: this stack provisions all three.")
+    dashboard_folder: Text = Field("Shannon", description="Grafana folder of the dashboards (sidecar folder "
+                                                          "annotation; needs the sidecar's folderAnnotation).")
+
+    @field_validator("prometheus_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        match = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)", value)
+        if not match:
+            raise ValueError(f"{value!r} is not a version like 3.5.0")
+        if int(match.group(1)) < 3:
+            raise ValueError(f"Prometheus {value} is older than 3.0.0: the operator drops rule group labels for it, "
+                             "so Shannon's alerts would not carry the namespace label their routing needs")
+        return value.removeprefix("v")
+
+    def selector(self, key: str) -> dict[str, Any] | None:
+        """The selector at settings key `key` as the custom resource holds it (None: the operator's null)."""
+        field_name = _selector_field(key)
+        if field_name in self.selectors.model_fields_set:
+            chosen: LabelSelector | None = getattr(self.selectors, field_name)
+            return None if chosen is None else chosen.model_dump(by_alias=True, exclude_defaults=True)
+        # kube-prometheus-stack: rules and ServiceMonitors by release label, everything else {} (all).
+        if key in ("rules", "serviceMonitors") and self.release is not None:
+            return {"matchLabels": {"release": self.release}}
+        return {}
+
+    @property
+    def release_fullname(self) -> str | None:
+        """kube-prometheus-stack's fullname: the release name if it contains the chart name, else
+        <release>-kube-prometheus-stack, cut to 26 characters (its _helpers.tpl)."""
+        if self.release is None:
+            return None
+        name = self.release if "kube-prometheus-stack" in self.release else f"{self.release}-kube-prometheus-stack"
+        return name[:26].rstrip("-")
+
+
 class StackSettings(Model):
     """Everything a stack can set. The stack name is not config; `load_settings` adds it."""
 
@@ -590,6 +710,8 @@ class StackSettings(Model):
     exporters: ExportersSettings = Field(default_factory=ExportersSettings, description="Exporters.")
     shannon: ShannonSettings = Field(default_factory=ShannonSettings, description="The Shannon services to watch.")
     rules: RulesSettings = Field(default_factory=RulesSettings, description="Rule rendering (test stacks).")
+    operator: OperatorSettings = Field(default_factory=OperatorSettings,
+                                       description="Prometheus Operator mode (kube-prometheus-stack clusters).")
     images: dict[str, str] = Field(default_factory=dict, description="Image overrides by component; exact tags only.")
     self_addresses: dict[str, list[str]] = Field(
         default_factory=dict, alias="addresses",
@@ -644,6 +766,11 @@ class StackSettings(Model):
         return self
 
     @property
+    def own_components(self) -> bool:
+        """Whether the stack runs its own Prometheus, Alertmanager and Grafana (not in operator mode)."""
+        return not self.operator.enabled
+
+    @property
     def local_ports(self) -> list[tuple[str, int]]:
         """Docker: (setting, port) of every port published on 127.0.0.1; replicas take the next ports."""
         ports = [("prometheus.localPort", self.prometheus.local_port + i) for i in range(self.prometheus.replicas)]
@@ -655,7 +782,40 @@ class StackSettings(Model):
         return ports
 
     @model_validator(mode="after")
+    def _operator_mode(self) -> StackSettings:
+        op = self.operator
+        if not op.enabled:
+            return self
+        if self.platform != "kubernetes":
+            raise FieldProblemError("operator.enabled", "Prometheus Operator mode needs platform kubernetes",
+                                    example="false")
+        unset = [key for key in OPERATOR_SELECTORS if _selector_field(key) not in op.selectors.model_fields_set]
+        if op.release is None and unset:
+            raise FieldProblemError(
+                "operator.release", "name kube-prometheus-stack's Helm release (its selectors are then known), or "
+                f"give every selector explicitly (missing: {', '.join('operator.selectors.' + k for k in unset)})",
+                example="kube-prometheus-stack")
+        if op.release is None and (op.prometheus_url is None or op.alertmanager_url is None):
+            raise FieldProblemError("operator.prometheusUrl", "without operator.release the Prometheus and "
+                                    "Alertmanager URLs must be given (operator.prometheusUrl, operator.alertmanagerUrl)",
+                                    example="http://prometheus-operated.monitoring.svc:9090")
+        for key, exporter, why in (
+                ("exporters.node.enabled", self.exporters.node.enabled,
+                 "kube-prometheus-stack runs node-exporter (its job label is node-exporter, which Shannon's "
+                 "node rules select)"),
+                ("exporters.blackbox.enabled", self.exporters.blackbox.enabled,
+                 "probes belong in the operator's Probe resources, which this mode does not emit yet")):
+            if exporter:
+                raise FieldProblemError(key, f"not in operator mode: {why}", example="false")
+        return self
+
+    @model_validator(mode="after")
     def _grafana_reachable(self) -> StackSettings:
+        if self.operator.enabled:
+            if self.operator.grafana == "api" and self.grafana.url is None:
+                raise FieldProblemError("grafana.url", "operator.grafana=api needs the URL of the cluster's Grafana "
+                                        "API", example="https://grafana.example.com")
+            return self
         if self.grafana.content != "api" or self.grafana.url is not None:
             return self
         if self.platform == "kubernetes":
@@ -735,6 +895,8 @@ def required_secrets(settings: StackSettings) -> list[str]:
         needed += ["s3AccessKey", "s3SecretKey"]
     if receivers.needs_deadman_secret:
         needed.append("deadmanUrl")
+    if settings.operator.enabled and settings.operator.grafana == "api":
+        needed.append("grafanaAdminPassword")
     if settings.grafana.ingress is not None and settings.grafana.ingress.tls_from_secrets:
         needed += ["grafanaTlsCert", "grafanaTlsKey"]
     return needed
@@ -743,7 +905,7 @@ def required_secrets(settings: StackSettings) -> list[str]:
 def used_secrets(settings: StackSettings, present: set[str]) -> list[str]:
     """Secret keys the deployment reads: the required ones plus optional ones that are set."""
     optional = []
-    if "grafanaAdminPassword" in present:
+    if "grafanaAdminPassword" in present and settings.own_components:
         optional.append("grafanaAdminPassword")
     deadman = settings.alertmanager.receivers.deadman
     if deadman.type == "webhook" and deadman.url is None and "deadmanUrl" in present \

@@ -22,10 +22,12 @@ from components.grafana import Grafana, GrafanaArgs
 from components.grafana_content import GrafanaContent, GrafanaContentArgs
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.node_exporter import NodeExporter, NodeExporterArgs
+from components.operator_resources import OperatorResources, OperatorResourcesArgs
 from components.platform import Backend, DockerBackend, KubernetesBackend
 from components.prometheus import Prometheus, PrometheusArgs
 from components.settings import StackSettings
 from components.tempo import Tempo, TempoArgs
+from components.topology import Topology
 
 
 @dataclass(frozen=True)
@@ -76,18 +78,15 @@ class ObservabilityStack(pulumi.ComponentResource):
             self.location = network.name
         child = pulumi.ResourceOptions(parent=self, depends_on=depends)
 
+        if s.operator.enabled:
+            self._operator_mode(name, s, platform, artifacts, secrets, child)
+            return
         prometheus = Prometheus(f"{name}-prometheus", PrometheusArgs(s, platform, artifacts.prometheus), child)
         alertmanager = Alertmanager(f"{name}-alertmanager", AlertmanagerArgs(s, platform, secrets), child)
         grafana = Grafana(f"{name}-grafana", GrafanaArgs(s, platform, artifacts, secrets), child)
         tempo = Tempo(f"{name}-tempo", TempoArgs(s, platform, artifacts.tempo, secrets), child) \
             if s.tempo.enabled else None
-        if s.exporters.node.enabled:
-            NodeExporter(f"{name}-node-exporter", NodeExporterArgs(s, platform), child)
-        for kind, toggle in (("postgres-exporter", s.exporters.postgres), ("redis-exporter", s.exporters.redis),
-                             ("blackbox-exporter", s.exporters.blackbox)):
-            if toggle.enabled:
-                Exporter(f"{name}-{kind}", ExporterArgs(s, platform, kind, secrets, artifacts.exporters),  # type: ignore[arg-type]
-                         child)
+        self._exporters(name, s, platform, artifacts, secrets, child)
         if isinstance(platform, KubernetesBackend):
             NetworkPolicies(f"{name}-network-policies", NetworkPoliciesArgs(s, platform), child)
 
@@ -112,6 +111,50 @@ class ObservabilityStack(pulumi.ComponentResource):
         self.grafana_admin_password = grafana.admin_password
         self.otlp_grpc_endpoint = tempo.otlp_grpc_endpoint if tempo else pulumi.Output.from_input(None)
         self.otlp_http_endpoint = tempo.otlp_http_endpoint if tempo else pulumi.Output.from_input(None)
+        self._register()
+
+    def _exporters(self, name: str, s: StackSettings, platform: Backend, artifacts: Artifacts,
+                   secrets: Mapping[str, pulumi.Output[str]], child: pulumi.ResourceOptions) -> None:
+        if s.exporters.node.enabled:
+            NodeExporter(f"{name}-node-exporter", NodeExporterArgs(s, platform), child)
+        for kind, toggle in (("postgres-exporter", s.exporters.postgres), ("redis-exporter", s.exporters.redis),
+                             ("blackbox-exporter", s.exporters.blackbox)):
+            if toggle.enabled:
+                Exporter(f"{name}-{kind}", ExporterArgs(s, platform, kind, secrets, artifacts.exporters),  # type: ignore[arg-type]
+                         child)
+
+    def _operator_mode(self, name: str, s: StackSettings, platform: Backend, artifacts: Artifacts,
+                       secrets: Mapping[str, pulumi.Output[str]], child: pulumi.ResourceOptions) -> None:
+        """Shannon's part for the cluster's Prometheus Operator: custom resources, plus Tempo and the exporters.
+
+        No NetworkPolicies: the stack shares its namespace with workloads that are not its own
+        (Shannon's), which a namespace-wide default deny would cut off.
+        """
+        topo = Topology(s)
+        tempo = Tempo(f"{name}-tempo", TempoArgs(s, platform, artifacts.tempo, secrets), child) \
+            if s.tempo.enabled else None
+        self._exporters(name, s, platform, artifacts, secrets, child)
+        # After Tempo and the exporters: their ServiceMonitors then find Services that exist.
+        OperatorResources(f"{name}-operator", OperatorResourcesArgs(s, artifacts.operator, secrets), child)
+        if s.operator.grafana == "api":
+            provider = grafana_provider.Provider(
+                f"{name}-grafana-provider", url=s.grafana.url,
+                auth=pulumi.Output.concat(s.grafana.admin_user, ":", secrets["grafanaAdminPassword"]),
+                retries=10, retry_wait=5, opts=pulumi.ResourceOptions(parent=self))
+            GrafanaContent(f"{name}-grafana-content", GrafanaContentArgs(artifacts.datasources, artifacts.dashboards),
+                           pulumi.ResourceOptions(parent=self, providers={"grafana": provider}))
+        self.prometheus_url = pulumi.Output.from_input(topo.prometheus_url())
+        self.prometheus_local_url = pulumi.Output.from_input(None)
+        self.alertmanager_url = pulumi.Output.from_input(topo.alertmanager_url())
+        self.grafana_url = pulumi.Output.from_input(s.grafana.url)  # type: ignore[arg-type]
+        self.grafana_local_url = pulumi.Output.from_input(None)
+        self.grafana_admin_user = pulumi.Output.from_input(s.grafana.admin_user)
+        self.grafana_admin_password = pulumi.Output.secret(secrets.get("grafanaAdminPassword"))  # type: ignore[arg-type]
+        self.otlp_grpc_endpoint = tempo.otlp_grpc_endpoint if tempo else pulumi.Output.from_input(None)
+        self.otlp_http_endpoint = tempo.otlp_http_endpoint if tempo else pulumi.Output.from_input(None)
+        self._register()
+
+    def _register(self) -> None:
         self.register_outputs({
             "prometheus_url": self.prometheus_url,
             "prometheus_local_url": self.prometheus_local_url,

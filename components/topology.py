@@ -72,7 +72,15 @@ class Topology:
             return f"http://{self.service_host(component)}:{defaults.PORTS[component]}"
         return f"http://127.0.0.1:{local_port}"
 
+    def _operator_service(self, component: str) -> str:
+        """Operator mode: kube-prometheus-stack's Service of `component` for the release."""
+        op = self.settings.operator
+        return (f"http://{op.release_fullname}-{component}.{op.namespace}.svc.{self.settings.kubernetes.cluster_domain}"
+                f":{defaults.PORTS[component]}")
+
     def prometheus_url(self) -> str:
+        if self.settings.operator.enabled:
+            return self.settings.operator.prometheus_url or self._operator_service("prometheus")
         return f"http://{self.service_host('prometheus')}:{defaults.PORTS['prometheus']}"
 
     def prometheus_replica_urls(self) -> list[str]:
@@ -82,6 +90,8 @@ class Topology:
         return [f"http://{h}:{port}" for h in self.replica_hosts("prometheus", self.settings.prometheus.replicas)]
 
     def alertmanager_url(self) -> str:
+        if self.settings.operator.enabled:
+            return self.settings.operator.alertmanager_url or self._operator_service("alertmanager")
         return f"http://{self.service_host('alertmanager')}:{defaults.PORTS['alertmanager']}"
 
     def alertmanager_targets(self) -> list[str]:

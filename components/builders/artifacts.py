@@ -12,10 +12,10 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.builders import alertmanager, dashboards, features, grafana, prometheus, rules, tempo
+from components.builders import alertmanager, dashboards, features, grafana, operator, prometheus, rules, tempo
 from components.builders.exporters import build_blackbox_config
 from components.builders.serialize import dump_json, dump_yaml
-from components.settings import StackSettings, used_secrets
+from components.settings import Problem, SettingsError, StackSettings, used_secrets
 
 PLACEHOLDER_URL = "https://secret-placeholder.invalid/{key}"
 PLACEHOLDER_TEXT = "PLACEHOLDER-{key}-NOT-A-REAL-SECRET"
@@ -37,6 +37,9 @@ class Artifacts:
     # Parsed forms, for components that need structured data (Grafana API resources).
     datasources: list[dict[str, Any]] = field(default_factory=list)
     dashboards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Operator mode: custom resources and sidecar ConfigMaps by kind (the AlertmanagerConfig, which
+    # names the secrets, comes from `operator_alertmanager_config`).
+    operator: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def build_artifacts(settings: StackSettings) -> Artifacts:
@@ -49,18 +52,50 @@ def build_artifacts(settings: StackSettings) -> Artifacts:
     for name, data in rule_files.items():
         prom_files[f"rules/{name}"] = dump_yaml(data)
     tempo_files = {"tempo.yaml": dump_yaml(tempo.build_tempo_config(settings))} if settings.tempo.enabled else {}
+    datasources = grafana.build_datasources(settings)
+    dashboard_files = {name: dump_json(dashboards.for_grafana(model)) for name, model in models.items()}
+    operator_objects: dict[str, list[dict[str, Any]]] = {}
+    if settings.operator.enabled:
+        datasources = operator.sidecar_datasources(settings, datasources)
+        operator_objects = _operator_objects(settings, rule_files, dashboard_files, datasources)
     exporter_files = {"blackbox.yml": dump_yaml(build_blackbox_config())} if settings.exporters.blackbox.enabled else {}
     return Artifacts(
         prometheus=prom_files,
-        grafana_datasources=dump_yaml(grafana.build_datasources_provisioning(settings)),
-        grafana_dashboards={name: dump_json(dashboards.for_grafana(model)) for name, model in models.items()},
+        grafana_datasources=dump_yaml(grafana.datasources_provisioning(datasources)),
+        grafana_dashboards=dashboard_files,
         grafana_ini=grafana.render_ini(grafana.build_grafana_ini(settings)),
         grafana_dashboard_provider=dump_yaml(grafana.build_dashboard_provider()),
         tempo=tempo_files,
         exporters=exporter_files,
-        datasources=grafana.build_datasources(settings),
+        datasources=datasources,
         dashboards=models,
+        operator=operator_objects,
     )
+
+
+def _operator_objects(settings: StackSettings, rule_files: dict[str, dict[str, Any]], dashboard_files: dict[str, str],
+                      datasources: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Operator mode's resources; refuses (SettingsError) what the operator would ignore or misroute."""
+    problems = operator.selection_problems(settings)
+    rule_objects = operator.prometheus_rules(settings, rule_files)
+    groups = [g for obj in rule_objects for g in obj["spec"]["groups"]]
+    if unrouted := operator.unrouted_alerts(groups, "namespace", settings.kubernetes.namespace):
+        problems.append(Problem("rules", f"alerts without namespace={settings.kubernetes.namespace} never reach the "
+                                         f"AlertmanagerConfig: {', '.join(unrouted)}",
+                                "keep `namespace` in the alert's aggregation, or give the rule that label"))
+    if problems:
+        raise SettingsError(settings.stack, problems)
+    objects = {"PrometheusRule": rule_objects, "ServiceMonitor": operator.service_monitors(settings)}
+    if settings.operator.grafana == "sidecar":
+        objects["ConfigMap"] = operator.dashboard_configmaps(settings, dashboard_files)
+        if datasources:
+            objects["ConfigMap"].append(operator.datasource_configmap(
+                settings, dump_yaml(grafana.datasources_provisioning(datasources, prune=False))))
+    return objects
+
+
+def operator_alertmanager_config(settings: StackSettings, secret_keys: Collection[str]) -> dict[str, Any]:
+    return operator.alertmanager_config(settings, secret_keys)
 
 
 def render_alertmanager_yaml(settings: StackSettings, secret_keys: Collection[str]) -> str:

@@ -15,9 +15,11 @@ from components.topology import Topology
 
 def build_deployment_summary(settings: StackSettings) -> dict[str, Any]:
     topo = Topology(settings)
-    stateful = {"prometheus": (settings.prometheus.replicas, settings.prometheus.volume_size),
-                "alertmanager": (settings.alertmanager.replicas, settings.alertmanager.volume_size),
-                "grafana": (1, settings.grafana.volume_size)}
+    stateful: dict[str, tuple[int, str]] = {}
+    if settings.own_components:  # operator mode: the cluster's operator runs these
+        stateful = {"prometheus": (settings.prometheus.replicas, settings.prometheus.volume_size),
+                    "alertmanager": (settings.alertmanager.replicas, settings.alertmanager.volume_size),
+                    "grafana": (1, settings.grafana.volume_size)}
     if settings.tempo.enabled:
         stateful["tempo"] = (1, settings.tempo.volume_size)
     workloads: dict[str, dict[str, Any]] = {}
@@ -32,6 +34,9 @@ def build_deployment_summary(settings: StackSettings) -> dict[str, Any]:
     if topo.kubernetes:
         summary["kubernetes"] = {"namespace": settings.kubernetes.namespace,
                                  "storageClass": settings.kubernetes.storage_class}
+        if settings.operator.enabled:
+            summary["operator"] = {"release": settings.operator.release, "namespace": settings.operator.namespace,
+                                   "matcherStrategy": settings.operator.matcher_strategy}
     else:
         summary["docker"] = {"network": settings.docker.network, "namePrefix": settings.docker.name_prefix}
         for name, workload in workloads.items():

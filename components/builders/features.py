@@ -21,8 +21,20 @@ from components.settings import StackSettings
 TEMPO_SOURCES = frozenset({"tempo", "tempo-metrics-generator"})
 
 
+# Operator mode: the cluster's Prometheus and Alertmanager are not ours; their jobs have other names and
+# the operator's stack (kube-prometheus-stack) ships their meta-monitoring.
+OWN_SOURCES = frozenset({"prometheus", "alertmanager"})
+OWN_JOBS = frozenset({"prometheus", "alertmanager", "grafana"})
+
+
 def disabled_sources(settings: StackSettings) -> frozenset[str]:
-    return frozenset() if settings.tempo.enabled else TEMPO_SOURCES
+    sources = frozenset() if settings.tempo.enabled else TEMPO_SOURCES
+    return sources if settings.own_components else sources | OWN_SOURCES
+
+
+def disabled_jobs(settings: StackSettings) -> frozenset[str]:
+    """Jobs a rule or panel may select that this stack does not scrape under that name."""
+    return frozenset() if settings.own_components else OWN_JOBS
 
 
 def disabled_datasources(settings: StackSettings) -> frozenset[str]:
@@ -35,9 +47,12 @@ def _unavailable_series(sources: frozenset[str]) -> frozenset[str]:
     return frozenset(name for name, (_, source) in load_catalog().series().items() if source in sources)
 
 
-def _reads_any(expr: str, names: Iterable[str]) -> bool:
+def _reads_any(expr: str, names: Iterable[str], jobs: frozenset[str] = frozenset()) -> bool:
+    """Whether `expr` reads any series in `names`, or selects any job in `jobs`."""
     try:
-        return bool(promql.metric_names(promql.substitute(expr)) & set(names))
+        substituted = promql.substitute(expr)
+        return bool(promql.metric_names(substituted) & set(names)) or \
+            bool(jobs and promql.job_matchers(substituted) & jobs)
     except ValueError:  # unparsable queries are reported by the dashboard and rule validation
         return False
 
@@ -45,11 +60,13 @@ def _reads_any(expr: str, names: Iterable[str]) -> bool:
 def filter_rule_files(files: dict[str, dict[str, Any]], settings: StackSettings) -> dict[str, dict[str, Any]]:
     """The rule files without rules that read a disabled component's series, or the records of such rules."""
     unavailable = set(_unavailable_series(disabled_sources(settings)))
-    if not unavailable:
+    jobs = disabled_jobs(settings)
+    if not unavailable and not jobs:
         return files
     while True:  # recorded series of left-out rules are unavailable too, transitively
         more = {rule["record"] for data in files.values() for group in data["groups"] for rule in group["rules"]
-                if "record" in rule and rule["record"] not in unavailable and _reads_any(rule["expr"], unavailable)}
+                if "record" in rule and rule["record"] not in unavailable
+                and _reads_any(rule["expr"], unavailable, jobs)}
         if not more:
             break
         unavailable |= more
@@ -57,7 +74,7 @@ def filter_rule_files(files: dict[str, dict[str, Any]], settings: StackSettings)
     for name, data in files.items():
         groups = []
         for group in data["groups"]:
-            rules = [r for r in group["rules"] if not _reads_any(r["expr"], unavailable)]
+            rules = [r for r in group["rules"] if not _reads_any(r["expr"], unavailable, jobs)]
             if rules:
                 groups.append({**group, "rules": rules})
         out[name] = {"groups": groups}
@@ -71,14 +88,15 @@ def unavailable_records(files: dict[str, dict[str, Any]], kept: dict[str, dict[s
     return frozenset(records(files) - records(kept))
 
 
-def _target_needs(target: dict[str, Any], series: frozenset[str], datasources: frozenset[str]) -> bool:
+def _target_needs(target: dict[str, Any], series: frozenset[str], datasources: frozenset[str],
+                  jobs: frozenset[str] = frozenset()) -> bool:
     ds = target.get("datasource")
     uid = ds.get("uid") if isinstance(ds, dict) else ds
     if uid in datasources:
         return True
     if target.get("exemplar") and TEMPO_UID in datasources:  # exemplars exist to open traces
         return True
-    return isinstance(target.get("expr"), str) and _reads_any(target["expr"], series)
+    return isinstance(target.get("expr"), str) and _reads_any(target["expr"], series, jobs)
 
 
 def _links_need(panel: dict[str, Any], datasources: frozenset[str]) -> bool:
@@ -95,7 +113,8 @@ def filter_dashboards(dashboards: dict[str, dict[str, Any]], settings: StackSett
     """
     datasources = disabled_datasources(settings)
     series = _unavailable_series(disabled_sources(settings)) | records
-    if not datasources and not series:
+    jobs = disabled_jobs(settings)
+    if not datasources and not series and not jobs:
         return dashboards
     out: dict[str, dict[str, Any]] = {}
     for name, dashboard in dashboards.items():
@@ -106,7 +125,7 @@ def filter_dashboards(dashboards: dict[str, dict[str, Any]], settings: StackSett
                 kept.append(panel)
                 continue
             targets = panel.get("targets", [])
-            remaining = [t for t in targets if not _target_needs(t, series, datasources)]
+            remaining = [t for t in targets if not _target_needs(t, series, datasources, jobs)]
             if targets and not remaining:
                 continue
             panel["targets"] = remaining

@@ -127,12 +127,17 @@ def _escape_dollars(value: Any) -> Any:
 
 def build_datasources_provisioning(settings: StackSettings) -> dict[str, Any]:
     """grafana/provisioning/datasources/datasources.yml."""
-    return {
-        "apiVersion": 1,
-        # Remove datasources this file no longer defines.
-        "prune": True,
-        "datasources": [_escape_dollars(ds) for ds in build_datasources(settings)],
-    }
+    return datasources_provisioning(build_datasources(settings))
+
+
+def datasources_provisioning(datasources: list[dict[str, Any]], prune: bool = True) -> dict[str, Any]:
+    """A datasources provisioning file; `prune` removes datasources it no longer defines (only where this
+    file is the Grafana's sole provisioning: not beside another stack's datasources)."""
+    out: dict[str, Any] = {"apiVersion": 1}
+    if prune:
+        out["prune"] = True
+    out["datasources"] = [_escape_dollars(ds) for ds in datasources]
+    return out
 
 
 def build_dashboard_provider() -> dict[str, Any]:

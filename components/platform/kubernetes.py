@@ -54,10 +54,14 @@ class KubernetesBackend:
         cluster (retain_on_delete), with its volumes, for the operator to remove.
         """
         kept = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
-        levels = {"": "restricted", "-node-exporter": "privileged"}
+        levels = {"": "restricted"}
+        if self.settings.exporters.node.enabled:
+            levels["-node-exporter"] = "privileged"
         names = {"": self.namespace, "-node-exporter": self.settings.kubernetes.host_namespace}
+        # Operator mode: the labels its namespace selectors are checked against.
+        extra = {"": dict(self.settings.operator.namespace_labels), "-node-exporter": {}}
         return [k8s.core.v1.Namespace(f"{name}{role}", metadata={"name": names[role], "labels": {
-            **pod_security(level), "app.kubernetes.io/part-of": "shannon-observability"}}, opts=kept)
+            **extra[role], **pod_security(level), "app.kubernetes.io/part-of": "shannon-observability"}}, opts=kept)
             for role, level in levels.items()]
 
     def deploy(self, name: str, w: Workload, opts: pulumi.ResourceOptions,
