@@ -9,6 +9,7 @@ identical renders print "no changes".
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -114,8 +115,12 @@ def scrape_jobs(base: Path, head: Path) -> list[str]:
 
 def _rules(root: Path) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for path in sorted((root / "prometheus/rules").glob("*.yml")):
-        for group in (_load(path) or {}).get("groups", []):
+    files = [(path, (_load(path) or {}).get("groups", [])) for path in sorted((root / "prometheus/rules").glob("*.yml"))]
+    # Operator mode: the same rules, inside PrometheusRules.
+    files += [(path, ((_load(path) or {}).get("spec") or {}).get("groups", []))
+              for path in sorted((root / "operator").glob("prometheusrule-*.yaml"))]
+    for path, groups in files:
+        for group in groups:
             for rule in group.get("rules", []):
                 kind = "alert" if "alert" in rule else "record"
                 name = rule[kind]
@@ -308,6 +313,24 @@ def deployment(base: Path, head: Path) -> list[str]:
     return lines
 
 
+def operator_resources(base: Path, head: Path) -> list[str]:
+    """Operator mode's custom resources and ConfigMaps by kind and name (rules are in their own section;
+    a dashboard ConfigMap is named, not printed)."""
+    def objects(root: Path) -> dict[str, dict[str, Any]]:
+        out = {}
+        for path in sorted((root / "operator").glob("*.yaml")):
+            obj = _load(path) or {}
+            if obj.get("kind") == "PrometheusRule":
+                continue
+            body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+            if obj.get("kind") == "ConfigMap":
+                body["data"] = {k: f"{len(v)} bytes, sha256 {hashlib.sha256(v.encode()).hexdigest()[:12]}"
+                                for k, v in obj.get("data", {}).items()}
+            out[f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"] = _mask(body)
+        return out
+    return _named_changes("resource", objects(base), objects(head))
+
+
 def other_files(base: Path, head: Path) -> list[str]:
     covered = {"prometheus/prometheus.yml", "alertmanager/alertmanager.yml", "grafana/datasources.yml",
                "tempo/tempo.yaml", "deployment.yaml"}
@@ -316,7 +339,8 @@ def other_files(base: Path, head: Path) -> list[str]:
         out = {}
         for p in root.rglob("*"):
             rel = p.relative_to(root).as_posix()
-            if p.is_file() and rel not in covered and not rel.startswith(("prometheus/rules/", "grafana/dashboards/")):
+            if p.is_file() and rel not in covered and not rel.startswith(("prometheus/rules/", "grafana/dashboards/",
+                                                                         "operator/")):
                 out[rel] = p
         return out
 
@@ -332,6 +356,7 @@ SECTIONS = [
     ("Scrape jobs", scrape_jobs),
     ("Alert and recording rules", rules),
     ("Alertmanager routes and receivers", alertmanager),
+    ("Prometheus Operator resources", operator_resources),
     ("Datasources", datasources),
     ("Dashboards", dashboards),
     ("Tempo", tempo),
@@ -356,8 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", help="heading of the summary, e.g. the stack name")
     args = parser.parse_args(argv)
     for root in (args.base, args.head):
-        if not (root / "prometheus/prometheus.yml").exists():
-            print(f"error: {root} is not a render directory (no prometheus/prometheus.yml)", file=sys.stderr)
+        if not (root / "deployment.yaml").exists():
+            print(f"error: {root} is not a render directory (no deployment.yaml)", file=sys.stderr)
             return 2
     sys.stdout.write(summarize(args.base, args.head, args.title))
     return 0

@@ -165,7 +165,7 @@ def keeps_label(expr: str, label: str) -> bool:
     return _keeps(promql.parse(expr), label)
 
 
-def _keeps(node: Any, label: str) -> bool:  # noqa: PLR0911 - one case per PromQL node type
+def _keeps(node: Any, label: str) -> bool:
     kind = type(node).__name__
     if kind in {"VectorSelector", "MatrixSelector"}:
         return True
