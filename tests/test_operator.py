@@ -472,7 +472,7 @@ def test_sidecar_configmaps(operator_run: StackRun, operator_settings: Any):
     redefining the release's uids, and every datasource uid a dashboard names exists there or in the release."""
     maps = [r.inputs for r in operator_run.of_type("kubernetes:core/v1:ConfigMap")]
     dashboards = [m for m in maps if m["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
-    assert len(dashboards) == len(collect_dashboards()) - 0 or dashboards
+    assert dashboards and len(dashboards) <= len(collect_dashboards())
     for m in dashboards:
         assert m["metadata"]["annotations"][operator.FOLDER_ANNOTATION] == "Shannon"
         assert len(yaml.safe_dump(m["data"]).encode()) < 1024 * 1024

@@ -7,6 +7,7 @@ older `prometheus` a machine may have on PATH.
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import subprocess
@@ -57,6 +58,15 @@ def missing() -> list[str]:
 
 
 def reported_version(name: str) -> str:
-    """What the binary says of its version (`--version`; the Redis exporter logs it)."""
+    """What the binary says of its version (`--version`; the Redis exporter logs it). Debian builds VictoriaMetrics
+    without its version stamp, so for a binary that names none, the Debian changelog of the package the binary
+    is linked from (its first line names the version) stands in."""
     out = subprocess.run([str(binary(name)), "--version"], capture_output=True, text=True, timeout=30)
-    return (out.stdout + out.stderr).strip()
+    text = (out.stdout + out.stderr).strip()
+    if re.search(r"\d+\.\d+\.\d+", text):
+        return text
+    package_dir = binary(name).resolve().parents[2]  # <tools>/<package>_<version>/usr/bin/<binary>
+    for changelog in sorted(package_dir.glob("usr/share/doc/*/changelog.Debian.gz")):
+        with gzip.open(changelog, "rt") as handle:
+            return f"{name}: no version in --version; Debian changelog: {handle.readline().strip()}"
+    return text
