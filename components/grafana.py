@@ -15,7 +15,7 @@ import pulumi_random as random
 
 from components import defaults
 from components.builders.artifacts import Artifacts
-from components.builders.grafana import CONFIG_DIR, DATA_DIR
+from components.builders.grafana import CONFIG_DIR, DATA_DIR, SECRETS_DIR, datasource_secret_files
 from components.platform import Backend, DataVolume, HttpProbe, Port, PublicHttp, Workload
 from components.settings import StackSettings
 from components.topology import Topology
@@ -66,6 +66,9 @@ class Grafana(pulumi.ComponentResource):
             files["provisioning/dashboards/shannon.yml"] = args.artifacts.grafana_dashboard_provider
             files.update({f"dashboards/{n}": text for n, text in args.artifacts.grafana_dashboards.items()})
 
+        secret_files = {file: pulumi.Output.secret(args.secrets[key])
+                        for key, file in datasource_secret_files(args.artifacts.datasources).items()} \
+            if g.content == "files" else {}
         public = None
         if g.ingress is not None:
             tls_data = (pulumi.Output.secret(args.secrets["grafanaTlsCert"]),
@@ -85,6 +88,9 @@ class Grafana(pulumi.ComponentResource):
             config_dir=CONFIG_DIR,
             config_files=files,
             env={"GF_PATHS_CONFIG": f"{CONFIG_DIR}/grafana.ini", "GF_PATHS_DATA": DATA_DIR},
+            # Files mode: the datasources' credentials, which their provisioning file reads with $__file{}.
+            secret_dir=SECRETS_DIR if secret_files else None,
+            secret_files=secret_files,
             secret_env={"GF_SECURITY_ADMIN_PASSWORD": password, "GF_SECURITY_SECRET_KEY": secret_key},
             data=DataVolume(DATA_DIR, g.volume_size),
             scratch_dirs=("/tmp", "/var/log/grafana"),

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumiverse_grafana as grafana
 
 from components.builders.dashboards import for_grafana
-from components.builders.grafana import FOLDER_TITLE, FOLDER_UID
+from components.builders.grafana import FOLDER_TITLE, FOLDER_UID, SECRETS_KEY
 from components.builders.serialize import dump_json
 
 
@@ -24,6 +24,19 @@ from components.builders.serialize import dump_json
 class GrafanaContentArgs:
     datasources: list[dict[str, Any]]
     dashboards: Mapping[str, dict[str, Any]]  # file name -> dashboard model
+    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)  # the stack's secrets
+
+
+def _secure_json(ds: dict[str, Any], secrets: Mapping[str, pulumi.Output[str]]) -> pulumi.Output[str] | None:
+    """secureJsonData: plain entries (a tenant header) and those read from the stack's secrets, kept secret."""
+    plain = dict(ds.get("secureJsonData", {}))
+    from_secrets = ds.get(SECRETS_KEY, {})
+    if not plain and not from_secrets:
+        return None
+    fields = list(from_secrets)
+    values = [pulumi.Output.concat(prefix, secrets[key]) for key, prefix in from_secrets.values()]
+    return pulumi.Output.secret(pulumi.Output.all(*values).apply(
+        lambda resolved: json.dumps({**plain, **dict(zip(fields, resolved, strict=True))}, sort_keys=True)))
 
 
 class GrafanaContent(pulumi.ComponentResource):
@@ -42,6 +55,8 @@ class GrafanaContent(pulumi.ComponentResource):
                 access_mode=ds.get("access", "proxy"), is_default=ds.get("isDefault", False),
                 # The API takes jsonData verbatim: no `$$` escaping as in provisioning files.
                 json_data_encoded=json.dumps(ds.get("jsonData", {}), sort_keys=True),
+                basic_auth_enabled=ds.get("basicAuth"), basic_auth_username=ds.get("basicAuthUser"),
+                secure_json_data_encoded=_secure_json(ds, args.secrets),
                 opts=child)
             for ds in args.datasources
         ]

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
 from components import defaults
-from components.builders.prometheus import CONFIG_DIR, DATA_DIR, prometheus_args
+from components.builders.prometheus import (
+    CONFIG_DIR,
+    DATA_DIR,
+    SECRETS_DIR,
+    prometheus_args,
+    remote_write_secret_files,
+)
 from components.platform import Backend, DataVolume, HttpProbe, KubernetesBackend, Port, Workload
 from components.settings import StackSettings
 from components.topology import Topology
@@ -19,6 +25,7 @@ class PrometheusArgs:
     settings: StackSettings
     platform: Backend
     files: Mapping[str, str]  # prometheus.yml and rules/*.yml, relative to the config directory
+    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)  # the stack's secrets
 
 
 class Prometheus(pulumi.ComponentResource):
@@ -57,6 +64,10 @@ class Prometheus(pulumi.ComponentResource):
             kind="stateful",
             config_dir=CONFIG_DIR,
             config_files=dict(args.files),
+            # Remote-write credentials, as files prometheus.yml names (never values in it).
+            secret_dir=SECRETS_DIR if remote_write_secret_files(s) else None,
+            secret_files={file: pulumi.Output.secret(args.secrets[key])
+                          for key, file in remote_write_secret_files(s).items()},
             data=DataVolume(DATA_DIR, s.prometheus.volume_size),
             pod_name_env="POD_NAME",
             needs_api_token=isinstance(args.platform, KubernetesBackend),

@@ -81,7 +81,7 @@ class ObservabilityStack(pulumi.ComponentResource):
         if s.operator.enabled:
             self._operator_mode(name, s, platform, artifacts, secrets, child)
             return
-        prometheus = Prometheus(f"{name}-prometheus", PrometheusArgs(s, platform, artifacts.prometheus), child)
+        prometheus = Prometheus(f"{name}-prometheus", PrometheusArgs(s, platform, artifacts.prometheus, secrets), child)
         alertmanager = Alertmanager(f"{name}-alertmanager", AlertmanagerArgs(s, platform, secrets), child)
         grafana = Grafana(f"{name}-grafana", GrafanaArgs(s, platform, artifacts, secrets), child)
         tempo = Tempo(f"{name}-tempo", TempoArgs(s, platform, artifacts.tempo, secrets), child) \
@@ -99,7 +99,7 @@ class ObservabilityStack(pulumi.ComponentResource):
                 # After everything its URL needs: the workload, its Service, the Ingress and its TLS Secret.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=grafana.deployed.resources))
             GrafanaContent(f"{name}-grafana-content",
-                           GrafanaContentArgs(artifacts.datasources, artifacts.dashboards),
+                           GrafanaContentArgs(artifacts.datasources, artifacts.dashboards, secrets),
                            pulumi.ResourceOptions(parent=self, providers={"grafana": provider}))
 
         self.prometheus_url = prometheus.url
@@ -141,7 +141,7 @@ class ObservabilityStack(pulumi.ComponentResource):
                 f"{name}-grafana-provider", url=s.grafana.url,
                 auth=pulumi.Output.concat(s.grafana.admin_user, ":", secrets["grafanaAdminPassword"]),
                 retries=10, retry_wait=5, opts=pulumi.ResourceOptions(parent=self))
-            GrafanaContent(f"{name}-grafana-content", GrafanaContentArgs(artifacts.datasources, artifacts.dashboards),
+            GrafanaContent(f"{name}-grafana-content", GrafanaContentArgs(artifacts.datasources, artifacts.dashboards, secrets),
                            pulumi.ResourceOptions(parent=self, providers={"grafana": provider}))
         self.prometheus_url = pulumi.Output.from_input(topo.prometheus_url())
         self.prometheus_local_url = pulumi.Output.from_input(None)

@@ -51,6 +51,33 @@ def build() -> dict[str, Any]:
             q('sum(rate(prometheus_notifications_dropped_total{job="prometheus"}[$__rate_interval]))', "dropped"),
         ], w=24),
     )
+    # Left out of stacks without prometheus.remoteWrite (components/builders/features.py).
+    d.row("Remote Write")
+    d.add(
+        timeseries("Samples Sent and Refused", [
+            q('sum by (remote_name) (rate(prometheus_remote_storage_samples_total{job="prometheus"}[$__rate_interval]))',
+              "sent {{remote_name}}"),
+            q('sum by (remote_name) (rate(prometheus_remote_storage_samples_failed_total{job="prometheus"}[$__rate_interval]))',
+              "refused {{remote_name}}"),
+            q('sum by (remote_name) (rate(prometheus_remote_storage_samples_retried_total{job="prometheus"}[$__rate_interval]))',
+              "retried {{remote_name}}"),
+        ], w=8, description="Refused samples (4xx) are lost for the store; retried ones (5xx, 429, store down) wait "
+                           "in the queue and WAL."),
+        timeseries("Lag behind Ingestion", [
+            q('max by (instance) (prometheus_remote_storage_highest_timestamp_in_seconds{job="prometheus"}) '
+              '- on (instance) group_right max by (instance, remote_name) '
+              '(prometheus_remote_storage_queue_highest_sent_timestamp_seconds{job="prometheus"})',
+              "{{remote_name}} {{instance}}"),
+        ], unit="s", w=8, description="Age of the newest delivered sample against the newest ingested. The WAL keeps "
+                                      "about two hours."),
+        timeseries("Pending Samples and Shards", [
+            q('sum by (remote_name) (prometheus_remote_storage_samples_pending{job="prometheus"})', "pending {{remote_name}}"),
+            q('max by (remote_name) (prometheus_remote_storage_shards{job="prometheus"})', "shards {{remote_name}}"),
+            q('max by (remote_name) (prometheus_remote_storage_shards_desired{job="prometheus"})',
+              "desired {{remote_name}}"),
+            q('max by (remote_name) (prometheus_remote_storage_shards_max{job="prometheus"})', "max {{remote_name}}"),
+        ], w=8),
+    )
     d.row("Tempo")
     d.add(
         timeseries("Spans Received", [

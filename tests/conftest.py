@@ -38,6 +38,9 @@ TEST_SECRETS = {
     "deadmanUrl": "https://deadman.example/test-secret-deadman-url-44b1d",
     "postgresDsn": "postgresql://exporter:test-secret-pg-password-91ac@postgres:5432/shannon",
     "redisAddr": "redis://:test-secret-redis-password-5d2e@redis:6379",
+    "remoteWritePassword": "test-secret-remote-write-password-31f7",
+    "remoteWriteToken": "test-secret-remote-write-token-8e02",
+    "remoteWriteCa": "test-secret-remote-write-ca-d5c3",
     "s3AccessKey": "test-secret-s3-access-key-a18f",
     "s3SecretKey": "test-secret-s3-secret-key-c9e0",
 }

@@ -27,8 +27,13 @@ OWN_SOURCES = frozenset({"prometheus", "alertmanager"})
 OWN_JOBS = frozenset({"prometheus", "alertmanager", "grafana"})
 
 
+REMOTE_WRITE_SOURCES = frozenset({"prometheus-remote-write"})
+
+
 def disabled_sources(settings: StackSettings) -> frozenset[str]:
     sources = frozenset() if settings.tempo.enabled else TEMPO_SOURCES
+    if not settings.prometheus.remote_write or not settings.own_components:
+        sources |= REMOTE_WRITE_SOURCES
     return sources if settings.own_components else sources | OWN_SOURCES
 
 

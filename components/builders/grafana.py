@@ -111,7 +111,74 @@ def build_datasources(settings: StackSettings) -> list[dict[str, Any]]:
                 "streamingEnabled": {"search": True, "metrics": True},
             },
         })
+    datasources += longterm_datasources(settings)
     return datasources
+
+
+# Beside the config mount, not inside it: a mount point inside a read-only ConfigMap volume cannot be made.
+SECRETS_DIR = "/etc/grafana-secrets"
+# Secret config key -> file name under SECRETS_DIR (files mode mounts them for `$__file{}`).
+DATASOURCE_SECRET_FILES = {"remoteWritePassword": "remote-write-password", "remoteWriteToken": "remote-write-token",
+                           "remoteWriteCa": "remote-write-ca.pem"}
+SECRETS_KEY = "_secrets"  # secureJsonData field -> (secret config key, prefix): filled in at the resource boundary
+_GRAFANA_TYPE = {"mimir": "Mimir", "cortex": "Cortex", "thanos": "Thanos", "victoriametrics": "Prometheus",
+                 "generic": "Prometheus"}
+
+
+def longterm_uid(name: str) -> str:
+    return f"longterm-{name}"
+
+
+def longterm_datasources(settings: StackSettings) -> list[dict[str, Any]]:
+    """A Prometheus-type datasource per remote-write store that can be queried: for long ranges, chosen in the
+    dashboards' `datasource` variable; the local Prometheus stays the default (and the 200 ms panel budget's)."""
+    out = []
+    for target in settings.prometheus.remote_write:
+        if target.read_url is None:
+            continue
+        json_data: dict[str, Any] = {"timeInterval": settings.prometheus.scrape_interval, "httpMethod": "POST",
+                                     "prometheusType": _GRAFANA_TYPE[target.kind]}
+        if target.kind == "victoriametrics":
+            # VictoriaMetrics answers the Prometheus API of 2.24 and later.
+            json_data["prometheusVersion"] = "2.24.0"
+        secure: dict[str, str] = {}
+        from_secrets: dict[str, tuple[str, str]] = {}
+        headers = dict(target.headers)
+        if target.auth == "bearer":
+            from_secrets[f"httpHeaderValue{len(headers) + 1}"] = ("remoteWriteToken", "Bearer ")
+            headers["Authorization"] = ""
+        for i, (header, value) in enumerate(headers.items(), start=1):
+            json_data[f"httpHeaderName{i}"] = header
+            if value:
+                secure[f"httpHeaderValue{i}"] = value  # a tenant id: grafana keeps header values encrypted anyway
+        ds: dict[str, Any] = {"name": f"Long-term ({target.queue_name})", "type": "prometheus",
+                              "uid": longterm_uid(target.queue_name), "access": "proxy", "url": target.read_url,
+                              "isDefault": False, "editable": False}
+        if target.auth == "basic":
+            ds["basicAuth"] = True
+            ds["basicAuthUser"] = target.username
+            from_secrets["basicAuthPassword"] = ("remoteWritePassword", "")
+        if target.tls is not None:
+            if target.tls.insecure_skip_verify:
+                json_data["tlsSkipVerify"] = True
+            if target.tls.server_name:
+                json_data["serverName"] = target.tls.server_name
+            if target.tls.ca_from_secret:
+                json_data["tlsAuthWithCACert"] = True
+                from_secrets["tlsCACert"] = ("remoteWriteCa", "")
+        ds["jsonData"] = json_data
+        if secure:
+            ds["secureJsonData"] = secure
+        if from_secrets:
+            ds[SECRETS_KEY] = from_secrets
+        out.append(ds)
+    return out
+
+
+def datasource_secret_files(datasources: list[dict[str, Any]]) -> dict[str, str]:
+    """Secret config key -> file name, for every secret a datasource reads (files mode)."""
+    keys = {key for ds in datasources for key, _ in ds.get(SECRETS_KEY, {}).values()}
+    return {key: DATASOURCE_SECRET_FILES[key] for key in sorted(keys)}
 
 
 def _escape_dollars(value: Any) -> Any:
@@ -136,7 +203,15 @@ def datasources_provisioning(datasources: list[dict[str, Any]], prune: bool = Tr
     out: dict[str, Any] = {"apiVersion": 1}
     if prune:
         out["prune"] = True
-    out["datasources"] = [_escape_dollars(ds) for ds in datasources]
+    out["datasources"] = []
+    for ds in datasources:
+        entry = _escape_dollars({k: v for k, v in ds.items() if k != SECRETS_KEY})
+        # Secrets as Grafana's file expansion (after the escaping, which would disarm it): the
+        # file is mounted from a Secret, so this file holds no credential.
+        for field_name, (key, prefix) in ds.get(SECRETS_KEY, {}).items():
+            entry.setdefault("secureJsonData", {})[field_name] = \
+                f"{prefix}$__file{{{SECRETS_DIR}/{DATASOURCE_SECRET_FILES[key]}}}"
+        out["datasources"].append(entry)
     return out
 
 

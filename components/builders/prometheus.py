@@ -12,12 +12,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from components import defaults
-from components.settings import StackSettings
+from components.settings import RemoteWriteTarget, StackSettings
 from components.topology import Topology
 
 CONFIG_DIR = "/etc/prometheus"
 DATA_DIR = "/prometheus"
 RULES_GLOB = "rules/*.yml"
+# Beside the config mount, not inside it: a mount point inside a read-only ConfigMap volume cannot be made.
+SECRETS_DIR = "/etc/prometheus-secrets"
+# Remote-write credentials: secret config key -> file name in SECRETS_DIR (mounted from a Secret).
+REMOTE_WRITE_FILES = {"remoteWritePassword": "remote-write-password", "remoteWriteToken": "remote-write-token",
+                      "remoteWriteCa": "remote-write-ca.pem"}
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,62 @@ def _scrape_config(job: ScrapeJob, topo: Topology) -> dict[str, Any]:
     return config
 
 
+def ha_relabelings(settings: StackSettings, target: RemoteWriteTarget) -> list[dict[str, Any]]:
+    """What each kind of store needs to deduplicate the HA pair's two copies of every series.
+
+    mimir, cortex: the HA tracker keeps one replica per `cluster` and drops `__replica__` (its
+    defaults ha_cluster_label/ha_replica_label; enable accept_ha_samples on the store).
+    victoriametrics: both replicas write identical series (no `replica`), and the store keeps one
+    sample per -dedup.minScrapeInterval (set it to the scrape interval).
+    thanos, generic: `replica` stays; the querier deduplicates (Thanos Query --query.replica-label=replica).
+    """
+    if target.kind in ("mimir", "cortex"):
+        return [{"target_label": "cluster", "replacement": settings.environment_label},
+                {"source_labels": ["replica"], "target_label": "__replica__"},
+                {"action": "labeldrop", "regex": "replica"}]
+    if target.kind == "victoriametrics":
+        return [{"action": "labeldrop", "regex": "replica"}]
+    return []
+
+
+def remote_write_config(settings: StackSettings, target: RemoteWriteTarget) -> dict[str, Any]:
+    """One remote_write entry; credentials are files (SECRETS_DIR), never values in prometheus.yml."""
+    from components.capacity import remote_write_queue
+
+    queue = remote_write_queue(settings.prometheus.expected_series, settings.prometheus.scrape_interval).queue_config()
+    queue.update({k: v for k, v in target.queue.model_dump(exclude_none=True).items()})
+    entry: dict[str, Any] = {"name": target.queue_name, "url": target.write_url}
+    if target.headers:
+        entry["headers"] = target.headers
+    if target.auth == "basic":
+        entry["basic_auth"] = {"username": target.username,
+                               "password_file": f"{SECRETS_DIR}/{REMOTE_WRITE_FILES['remoteWritePassword']}"}
+    elif target.auth == "bearer":
+        entry["authorization"] = {"type": "Bearer",
+                                  "credentials_file": f"{SECRETS_DIR}/{REMOTE_WRITE_FILES['remoteWriteToken']}"}
+    if target.tls is not None:
+        tls: dict[str, Any] = {}
+        if target.tls.ca_from_secret:
+            tls["ca_file"] = f"{SECRETS_DIR}/{REMOTE_WRITE_FILES['remoteWriteCa']}"
+        if target.tls.server_name:
+            tls["server_name"] = target.tls.server_name
+        if target.tls.insecure_skip_verify:
+            tls["insecure_skip_verify"] = True
+        entry["tls_config"] = tls
+    relabel = list(target.write_relabel_configs) + ha_relabelings(settings, target)
+    if relabel:
+        entry["write_relabel_configs"] = relabel
+    entry["queue_config"] = {k: queue[k] for k in sorted(queue)}
+    return entry
+
+
+def remote_write_secret_files(settings: StackSettings) -> dict[str, str]:
+    """Secret config key -> file name, for the remote-write credentials this stack mounts."""
+    keys = {t.secret_key for t in settings.prometheus.remote_write if t.secret_key}
+    keys |= {"remoteWriteCa" for t in settings.prometheus.remote_write if t.tls is not None and t.tls.ca_from_secret}
+    return {key: REMOTE_WRITE_FILES[key] for key in sorted(keys)}
+
+
 def build_prometheus_config(settings: StackSettings) -> dict[str, Any]:
     """The complete prometheus.yml structure for a stack."""
     topo = Topology(settings)
@@ -148,6 +209,7 @@ def build_prometheus_config(settings: StackSettings) -> dict[str, Any]:
         },
         "rule_files": [RULES_GLOB],
         "scrape_configs": [_scrape_config(job, topo) for job in scrape_jobs(settings)],
+        **({"remote_write": [remote_write_config(settings, t) for t in prom.remote_write]} if prom.remote_write else {}),
     }
 
 
