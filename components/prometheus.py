@@ -11,7 +11,6 @@ from components import defaults
 from components.builders.prometheus import (
     CONFIG_DIR,
     DATA_DIR,
-    SECRETS_DIR,
     prometheus_args,
     remote_write_secret_files,
 )
@@ -65,7 +64,7 @@ class Prometheus(pulumi.ComponentResource):
             config_dir=CONFIG_DIR,
             config_files=dict(args.files),
             # Remote-write credentials, as files prometheus.yml names (never values in it).
-            secret_dir=SECRETS_DIR if remote_write_secret_files(s) else None,
+            secret_dir=s.prometheus.secrets_dir if remote_write_secret_files(s) else None,
             secret_files={file: pulumi.Output.secret(args.secrets[key])
                           for key, file in remote_write_secret_files(s).items()},
             data=DataVolume(DATA_DIR, s.prometheus.volume_size),

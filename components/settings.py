@@ -350,6 +350,8 @@ class PrometheusSettings(Model):
     remote_write: list[RemoteWriteTarget] = Field(
         default_factory=list, description="Long-term stores every sample is also written to (Mimir, Cortex, Thanos "
                                           "Receive, VictoriaMetrics); see README \"Long-term storage\".")
+    secrets_dir: str = Field("/etc/prometheus-secrets",
+                             description="Where the remote-write credential files are mounted.")
     expected_series: int = Field(
         100_000, ge=1, description="Active series the remote-write queues are sized for "
                                    "(python -m components.capacity --remote-write).")

@@ -18,9 +18,9 @@ from components.topology import Topology
 CONFIG_DIR = "/etc/prometheus"
 DATA_DIR = "/prometheus"
 RULES_GLOB = "rules/*.yml"
-# Beside the config mount, not inside it: a mount point inside a read-only ConfigMap volume cannot be made.
-SECRETS_DIR = "/etc/prometheus-secrets"
-# Remote-write credentials: secret config key -> file name in SECRETS_DIR (mounted from a Secret).
+# Remote-write credentials: secret config key -> file name in prometheus.secretsDir (mounted from a
+# Secret beside the config mount, not inside it: a mount point inside a read-only ConfigMap volume
+# cannot be made).
 REMOTE_WRITE_FILES = {"remoteWritePassword": "remote-write-password", "remoteWriteToken": "remote-write-token",
                       "remoteWriteCa": "remote-write-ca.pem"}
 
@@ -146,7 +146,7 @@ def ha_relabelings(settings: StackSettings, target: RemoteWriteTarget) -> list[d
 
 
 def remote_write_config(settings: StackSettings, target: RemoteWriteTarget) -> dict[str, Any]:
-    """One remote_write entry; credentials are files (SECRETS_DIR), never values in prometheus.yml."""
+    """One remote_write entry; credentials are files (prometheus.secretsDir), never values in prometheus.yml."""
     from components.capacity import remote_write_queue
 
     queue = remote_write_queue(settings.prometheus.expected_series, settings.prometheus.scrape_interval).queue_config()
@@ -156,14 +156,14 @@ def remote_write_config(settings: StackSettings, target: RemoteWriteTarget) -> d
         entry["headers"] = target.headers
     if target.auth == "basic":
         entry["basic_auth"] = {"username": target.username,
-                               "password_file": f"{SECRETS_DIR}/{REMOTE_WRITE_FILES['remoteWritePassword']}"}
+                               "password_file": f"{settings.prometheus.secrets_dir}/{REMOTE_WRITE_FILES['remoteWritePassword']}"}
     elif target.auth == "bearer":
         entry["authorization"] = {"type": "Bearer",
-                                  "credentials_file": f"{SECRETS_DIR}/{REMOTE_WRITE_FILES['remoteWriteToken']}"}
+                                  "credentials_file": f"{settings.prometheus.secrets_dir}/{REMOTE_WRITE_FILES['remoteWriteToken']}"}
     if target.tls is not None:
         tls: dict[str, Any] = {}
         if target.tls.ca_from_secret:
-            tls["ca_file"] = f"{SECRETS_DIR}/{REMOTE_WRITE_FILES['remoteWriteCa']}"
+            tls["ca_file"] = f"{settings.prometheus.secrets_dir}/{REMOTE_WRITE_FILES['remoteWriteCa']}"
         if target.tls.server_name:
             tls["server_name"] = target.tls.server_name
         if target.tls.insecure_skip_verify:

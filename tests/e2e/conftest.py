@@ -37,6 +37,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 _TIMINGS: list[tuple[str, str, float]] = []
+MEASUREMENTS: list[str] = []  # figures the checks measured (drain times), printed at the end of the run
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -50,3 +51,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         for name, outcome, duration in _TIMINGS:
             terminalreporter.write_line(f"{duration:7.1f}s  {outcome:7s}  {name}")
         terminalreporter.write_line(f"{sum(d for _, _, d in _TIMINGS):7.1f}s  total (checks, without start-up)")
+    if MEASUREMENTS:
+        terminalreporter.section("e2e measurements")
+        for line in MEASUREMENTS:
+            terminalreporter.write_line(line)

@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ BINARIES = {
     "postgres-exporter": str(tools.binary("prometheus-postgres-exporter")),
     "redis-exporter": str(tools.binary("prometheus-redis-exporter")),
     "blackbox-exporter": str(tools.binary("prometheus-blackbox-exporter")),
+    "victoria-metrics": str(tools.binary("victoria-metrics")),
 }
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = ("orchestrator-0", "orchestrator-1", "agent-core-0", "llm-service-0", "temporal", "grafana", "tempo")
@@ -121,8 +123,11 @@ def missing_binaries() -> list[str]:
     return [b for b in BINARIES.values() if not Path(b).exists()]
 
 
+StackEdit = Callable[[dict[str, Any], dict[str, int]], None]  # (config mapping, ports) -> None
+
+
 def write_e2e_stack_file(work: Path, ports: dict[str, int], secrets_dir: Path, receiver: Receiver,
-                         production_timing: bool = False) -> Path:
+                         production_timing: bool = False, edit: StackEdit | None = None) -> Path:
     """Pulumi.e2e.yaml with its address layout moved to free loopback ports: the only runtime change.
 
     With `production_timing`, the intervals, `for:` durations, rule windows and route timing
@@ -162,6 +167,8 @@ def write_e2e_stack_file(work: Path, ports: dict[str, int], secrets_dir: Path, r
     cfg[p + "grafana"]["url"] = f"http://{addr('grafana')}"
     cfg[p + "exporters"]["blackbox"]["targets"] = [f"http://{addr('llm-service-0')}/health",
                                                    f"http://{addr('orchestrator-0')}/health"]
+    if edit is not None:
+        edit(cfg, ports)
     path = work / "Pulumi.e2e.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -176,14 +183,18 @@ def _replace(args: list[str], **flags: str) -> list[str]:
     return out
 
 
-def build_stack(work: Path, production_timing: bool = False) -> Stack:
+def build_stack(work: Path, production_timing: bool = False, edit: StackEdit | None = None,
+                extra_ports: tuple[str, ...] = ()) -> Stack:
+    """The e2e stack's processes, not started. `edit` changes the stack file's config (given the ports,
+    including one free port per name in `extra_ports`) before it is rendered."""
     names = [*FLEET, "receiver", "prometheus", "alertmanager-0", "alertmanager-1", "alertmanager-peer-0",
-             "alertmanager-peer-1", "node-exporter", "postgres-exporter", "redis-exporter", "blackbox-exporter"]
+             "alertmanager-peer-1", "node-exporter", "postgres-exporter", "redis-exporter", "blackbox-exporter",
+             *extra_ports]
     ports = {name: free_port() for name in names}
     receiver = Receiver(ports["receiver"])
     secrets_dir = work / "alertmanager-secrets"
     secrets_dir.mkdir()
-    stack_file = write_e2e_stack_file(work, ports, secrets_dir, receiver, production_timing)
+    stack_file = write_e2e_stack_file(work, ports, secrets_dir, receiver, production_timing, edit)
     settings, present = load_stack("e2e", ROOT, stack_file)
 
     # Exactly the files the render command writes (and `pulumi up` deploys) for this stack file,
