@@ -151,19 +151,20 @@ def remote_write_config(settings: StackSettings, target: RemoteWriteTarget) -> d
 
     queue = remote_write_queue(settings.prometheus.expected_series, settings.prometheus.scrape_interval).queue_config()
     queue.update({k: v for k, v in target.queue.model_dump(exclude_none=True).items()})
+    secrets_dir = settings.prometheus.secrets_dir
     entry: dict[str, Any] = {"name": target.queue_name, "url": target.write_url}
     if target.headers:
         entry["headers"] = target.headers
     if target.auth == "basic":
         entry["basic_auth"] = {"username": target.username,
-                               "password_file": f"{settings.prometheus.secrets_dir}/{REMOTE_WRITE_FILES['remoteWritePassword']}"}
+                               "password_file": f"{secrets_dir}/{REMOTE_WRITE_FILES['remoteWritePassword']}"}
     elif target.auth == "bearer":
         entry["authorization"] = {"type": "Bearer",
-                                  "credentials_file": f"{settings.prometheus.secrets_dir}/{REMOTE_WRITE_FILES['remoteWriteToken']}"}
+                                  "credentials_file": f"{secrets_dir}/{REMOTE_WRITE_FILES['remoteWriteToken']}"}
     if target.tls is not None:
         tls: dict[str, Any] = {}
         if target.tls.ca_from_secret:
-            tls["ca_file"] = f"{settings.prometheus.secrets_dir}/{REMOTE_WRITE_FILES['remoteWriteCa']}"
+            tls["ca_file"] = f"{secrets_dir}/{REMOTE_WRITE_FILES['remoteWriteCa']}"
         if target.tls.server_name:
             tls["server_name"] = target.tls.server_name
         if target.tls.insecure_skip_verify:
@@ -209,7 +210,8 @@ def build_prometheus_config(settings: StackSettings) -> dict[str, Any]:
         },
         "rule_files": [RULES_GLOB],
         "scrape_configs": [_scrape_config(job, topo) for job in scrape_jobs(settings)],
-        **({"remote_write": [remote_write_config(settings, t) for t in prom.remote_write]} if prom.remote_write else {}),
+        **({"remote_write": [remote_write_config(settings, t) for t in prom.remote_write]}
+           if prom.remote_write else {}),
     }
 
 

@@ -16,6 +16,7 @@ credentials fire PrometheusRemoteWriteFailing.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Iterator
@@ -29,8 +30,8 @@ from components.builders import promql
 from components.builders.dashboards import collect_dashboards, dashboard_queries
 from components.builders.features import filter_dashboards
 from tests.e2e import conftest as e2e_conftest
-from tests.e2e.harness import BINARIES, Process, Stack, build_stack, ready, stop_stack
 from tests.e2e.fleet import wait_until
+from tests.e2e.harness import BINARIES, Process, Stack, build_stack, ready, stop_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -207,10 +208,8 @@ def _complete_window(stack: Stack, store: Store, begin: float, end: float,
             return not missing
         return not [t for v in missing.values() for t in v if not allowed[0] * 1000 <= t <= allowed[1] * 1000]
 
-    try:
+    with contextlib.suppress(AssertionError):  # the caller's assertion names what is missing
         wait_until(complete, timeout, "every sample of the window in the store", interval=1)
-    except AssertionError:
-        pass  # the caller's assertion names what is missing
     return result[0]
 
 
