@@ -18,8 +18,9 @@ def _go_replacement(replacement: str) -> str:
     return re.sub(r"\$\{?(\d+)\}?", r"\\g<\1>", replacement)
 
 
-def relabel(labels: dict[str, str], configs: list[dict[str, Any]]) -> dict[str, str] | None:
-    """Apply Prometheus relabel configs (snake_case keys); None when the target is dropped."""
+def relabel(labels: dict[str, str], configs: list[dict[str, Any]], keep_internal: bool = False) -> dict[str, str] | None:
+    """Apply Prometheus relabel configs (snake_case keys); None when the target is dropped. Scrape targets lose
+    their `__` labels afterwards; samples (write relabeling, `keep_internal`) keep them."""
     out = dict(labels)
     for config in configs:
         action = str(config.get("action", "replace")).lower()
@@ -40,6 +41,8 @@ def relabel(labels: dict[str, str], configs: list[dict[str, Any]]) -> dict[str, 
                 out.pop(target, None)
         if action == "labeldrop":
             out = {k: v for k, v in out.items() if not regex.match(k)}
+    if keep_internal:
+        return out
     # Labels starting with __ are removed after relabeling (instance defaults to __address__).
     final = {k: v for k, v in out.items() if not k.startswith("__")}
     final.setdefault("instance", out.get("__address__", ""))
