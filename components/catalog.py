@@ -9,6 +9,8 @@ node-exporter, the exporters), each with the documentation it comes from.
 
 from __future__ import annotations
 
+import functools
+
 import argparse
 import json
 import sys
@@ -63,7 +65,13 @@ class Catalog:
 
 
 def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
-    data = yaml.safe_load(path.read_text())
+    """The catalog file, parsed; cached per file content (a stack build reads it several times)."""
+    return _parse_catalog(path, path.read_text())
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_catalog(path: Path, text: str) -> Catalog:
+    data = yaml.safe_load(text)
     families: dict[str, Family] = {}
     remote = set()
     for source, body in data["sources"].items():

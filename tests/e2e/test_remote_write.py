@@ -136,14 +136,14 @@ def test_series_arrive_and_dashboard_queries_agree(rw: tuple[Stack, Store, Store
     must agree to 1e-6 relative: both stores hold the same samples. Queries that apply a range function to a
     raw counter may differ by up to 2 x scrape interval / window: MetricsQL's rate() uses the last sample
     before the window instead of Prometheus's extrapolation to the window's edges, which moves the window by
-    at most one scrape interval at each end. The instant compared lies 45 s after the series began, so no
-    window (30 s at most here) holds a series' first sample: MetricsQL counts a counter's first sample as an
+    at most one scrape interval at each end. The instant compared lies 30 s after the series began, so no
+    window (20 s at most here) holds a series' first sample: MetricsQL counts a counter's first sample as an
     increase when the series starts inside the window, Prometheus does not."""
     stack, store, _ = rw
     start = time.time()
-    wait_until(lambda: _caught_up(stack, start + 50), 120, "writes reaching the store")
-    wait_until(lambda: store.query('count(up{job="orchestrator"})', start + 45), 30, "the store answering")
-    at = start + 45
+    wait_until(lambda: _caught_up(stack, start + 35), 120, "writes reaching the store")
+    wait_until(lambda: store.query('count(up{job="orchestrator"})', start + 30), 30, "the store answering")
+    at = start + 30
     assert store.query('count(up{job="orchestrator"})', at)[0]["value"][1] == "2"
 
     interval = 2.0  # the e2e stack's scrape interval
@@ -151,7 +151,7 @@ def test_series_arrive_and_dashboard_queries_agree(rw: tuple[Stack, Store, Store
     exact = approximate = 0
     problems = []
     for query in dashboard_queries(models):
-        expr = promql.substitute(query.expr, rate_interval="10s", range_="30s")
+        expr = promql.substitute(query.expr, rate_interval="10s", range_="20s")
         local = {_key(r["metric"]): float(r["value"][1]) for r in stack.query(expr, time=f"{at:.3f}")
                  if "value" in r}
         remote = {_key(r["metric"]): float(r["value"][1]) for r in store.query(expr, at) if "value" in r}
@@ -218,14 +218,14 @@ SERIES = ('up{job="orchestrator"}', 'shannon_tasks_submitted_total{job="orchestr
 
 
 def test_a_store_outage_loses_nothing(rw: tuple[Stack, Store, Store]):
-    """The store is down for 30 s (15 scrape intervals) while the fleet keeps producing: once it is back, every
+    """The store is down for 20 s (10 scrape intervals) while the fleet keeps producing: once it is back, every
     sample Prometheus took in the outage window is in the store (no holes in count_over_time), and the
     backlog drains; the drain time is measured and reported."""
     stack, store, _ = rw
     wait_until(lambda: _caught_up(stack, time.time() - 4), 60, "the store caught up before the outage")
     begin = time.time()
     store.stop()
-    time.sleep(30)
+    time.sleep(20)
     assert stack.query('sum(prometheus_remote_storage_samples_pending{remote_name="vm"})')  # queued, not lost
     restarted = time.time()
     store.start()
@@ -243,7 +243,7 @@ def test_a_store_outage_loses_nothing(rw: tuple[Stack, Store, Store]):
                key=lambda r: r["metric"]["instance"]), strict=True)]
     assert all(a == b for a, b in counts), counts
     e2e_conftest.MEASUREMENTS.append(
-        f"store outage 30 s: {total} samples of {len(SERIES)} series in the window, 0 missing; backlog drained "
+        f"store outage 20 s: {total} samples of {len(SERIES)} series in the window, 0 missing; backlog drained "
         f"{drained:.1f} s after the store came back; count_over_time(up) per instance {counts}")
 
 
@@ -256,13 +256,13 @@ def test_a_prometheus_restart_during_an_outage(rw: tuple[Stack, Store, Store]):
     wait_until(lambda: _caught_up(stack, time.time() - 4), 60, "the store caught up before the outage")
     begin = time.time()
     store.stop()
-    time.sleep(10)
+    time.sleep(6)
     stopped = time.time()
     stack.processes["prometheus"].stop()
     stack.processes["prometheus"].start()
     wait_until(lambda: ready(f"{stack.prometheus}/-/ready"), 60, "prometheus ready after the restart")
     back = time.time()
-    time.sleep(10)
+    time.sleep(6)
     restarted = time.time()
     store.start()
     _complete_window(stack, store, begin - 5, restarted, allowed=(begin, back), timeout=120)
@@ -275,7 +275,7 @@ def test_a_prometheus_restart_during_an_outage(rw: tuple[Stack, Store, Store]):
     assert not any(outside.values()), outside
     assert total > 50
     e2e_conftest.MEASUREMENTS.append(
-        f"Prometheus restart during a 20 s outage: {total} samples in the window, {lost} lost, all between the "
+        f"Prometheus restart during an outage of {restarted - begin:.0f} s: {total} samples in the window, {lost} lost, all between the "
         f"outage start and the restart ({stopped - begin:.0f} s + {back - stopped:.0f} s start-up); backlog "
         f"drained {drained:.1f} s after the store came back")
 
