@@ -9,9 +9,8 @@ node-exporter, the exporters), each with the documentation it comes from.
 
 from __future__ import annotations
 
-import functools
-
 import argparse
+import functools
 import json
 import sys
 from dataclasses import dataclass, field

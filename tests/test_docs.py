@@ -71,7 +71,8 @@ def test_how_tos_exist(heading: str):
 
 
 @pytest.mark.parametrize("heading", ["## Upgrades", "## Capacity planning", "## Backup and restore",
-                                     "## Rotating secrets", "## Pointing Shannon at the stack"])
+                                     "## Rotating secrets", "## Pointing Shannon at the stack",
+                                     "## When to add a long-term store"])
 def test_operations_guide_sections(heading: str):
     """docs/operations.md has each section the operator needs, with content under it."""
     assert heading in OPERATIONS

@@ -15,7 +15,7 @@ head="$(realpath "$2")"
 mkdir -p "$3"
 out="$(realpath "$3")"
 pr="$4"
-stacks="${CHANGE_SUMMARY_STACKS:-dev prod operator}"
+stacks="${CHANGE_SUMMARY_STACKS:-dev prod prod-longterm operator}"
 summary="$out/summary.md"
 echo "$pr" > "$out/pr-number"
 
