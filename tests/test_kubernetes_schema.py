@@ -23,16 +23,24 @@ def _ints(value: Any) -> Any:
     return value
 
 
-def test_prod_objects_validate_strictly(prod_run: StackRun):
-    """Strict validation (unknown fields rejected) of every recorded Kubernetes object; all failures reported."""
-    objects = prod_run.kubernetes_objects()
-    assert len(objects) > 40
+def strict_failures(run: StackRun) -> list[str]:
+    """Every recorded built-in Kubernetes object of `run` that fails strict validation (unknown fields rejected),
+    with the reason; custom resources are left to their CRD check (tests/crd.py)."""
     failures = []
-    for resource in objects:
+    for resource in run.kubernetes_objects():
+        if "monitoring.coreos.com" in resource.type:
+            continue
         try:
             kubernetes_validate.validate(_ints(resource.inputs), KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as error:
             failures.append(f"{resource.type} {resource.name}: {error.message}")
+    return failures
+
+
+def test_prod_objects_validate_strictly(prod_run: StackRun):
+    """Strict validation (unknown fields rejected) of every recorded Kubernetes object; all failures reported."""
+    assert len(prod_run.kubernetes_objects()) > 40
+    failures = strict_failures(prod_run)
     assert not failures, "\n".join(failures)
 
 

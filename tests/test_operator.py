@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
 import pytest
 import yaml
 
@@ -27,7 +26,7 @@ from components.stackfile import REPO, load_stack
 from tests import crd
 from tests.conftest import ROOT, StackRun, edited_stack_file, run_stack, tool
 from tests.relabel import operator_relabelings, relabel
-from tests.test_kubernetes_schema import KUBERNETES_VERSION, _ints
+from tests.test_kubernetes_schema import _ints, strict_failures
 
 OPERATOR_KINDS = ("PrometheusRule", "ServiceMonitor", "AlertmanagerConfig")
 
@@ -108,14 +107,7 @@ def test_crd_check_rejects_a_bad_value(operator_run: StackRun):
 
 def test_config_maps_and_secrets_validate_strictly(operator_run: StackRun):
     """The non-custom Kubernetes objects of operator mode pass the strict Kubernetes schema."""
-    failures = []
-    for resource in operator_run.kubernetes_objects():
-        if "monitoring.coreos.com" in resource.type:
-            continue
-        try:
-            kubernetes_validate.validate(_ints(resource.inputs), KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as error:
-            failures.append(f"{resource.type} {resource.name}: {error.message}")
+    failures = strict_failures(operator_run)
     assert not failures, "\n".join(failures)
 
 

@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
 import pytest
 import yaml
 
@@ -23,7 +22,7 @@ from components.settings import SettingsError, load_settings
 from components.stackfile import REPO, load_stack
 from tests.conftest import TEST_SECRETS, StackRun, edited_stack_file, run_stack, tool
 from tests.relabel import relabel
-from tests.test_kubernetes_schema import KUBERNETES_VERSION, _ints
+from tests.test_kubernetes_schema import strict_failures
 
 PROD = {k.partition(":")[2]: v for k, v in yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())["config"].items()}
 
@@ -226,12 +225,7 @@ def test_longterm_mocks_keep_the_credential_secret(longterm_run: StackRun):
 
 def test_longterm_objects_validate_strictly(longterm_run: StackRun):
     """Every Kubernetes object of the prod-longterm mock run passes the strict Kubernetes schema."""
-    failures = []
-    for resource in longterm_run.kubernetes_objects():
-        try:
-            kubernetes_validate.validate(_ints(resource.inputs), KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as error:
-            failures.append(f"{resource.type} {resource.name}: {error.message}")
+    failures = strict_failures(longterm_run)
     assert not failures, "\n".join(failures)
 
 
