@@ -84,6 +84,9 @@ class Topology:
         return f"http://{self.service_host('prometheus')}:{defaults.PORTS['prometheus']}"
 
     def prometheus_replica_urls(self) -> list[str]:
+        if self.settings.operator.enabled:
+            # The operator's Prometheus pods are not ours to address one by one: its Service.
+            return [self.prometheus_url()]
         if "prometheus" in self.settings.self_addresses:
             return [f"http://{a}" for a in self.settings.self_addresses["prometheus"]]
         port = defaults.PORTS["prometheus"]

@@ -506,3 +506,18 @@ def test_operator_settings_parse_from_the_stack_file():
     assert settings.operator.enabled and settings.operator.release == "kube-prometheus-stack"
     assert settings.operator.namespace == "monitoring" and settings.kubernetes.namespace == "shannon"
     assert not settings.kubernetes.create_namespace
+
+
+def test_nothing_points_at_a_prometheus_alertmanager_or_grafana_of_our_own(tmp_path: Path, operator_settings: Any):
+    """In operator mode every address of Prometheus or Alertmanager in the rendered files (Tempo's remote write,
+    the datasources) is the operator's Service; none names the stack's own, which does not exist."""
+    import re
+
+    assert render_main(["--stack", "operator", "--out", str(tmp_path / "out")]) == 0
+    ns = operator_settings.kubernetes.namespace
+    own = re.compile(rf"(prometheus|alertmanager|grafana)(-\d+\.[a-z-]+-headless)?\.{ns}\.svc")
+    text = "\n".join(p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert not own.findall(text)
+    tempo = yaml.safe_load((tmp_path / "out" / "tempo" / "tempo.yaml").read_text())
+    assert tempo["metrics_generator"]["storage"]["remote_write"][0]["url"] == \
+        "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090/api/v1/write"
