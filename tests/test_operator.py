@@ -521,3 +521,23 @@ def test_nothing_points_at_a_prometheus_alertmanager_or_grafana_of_our_own(tmp_p
     tempo = yaml.safe_load((tmp_path / "out" / "tempo" / "tempo.yaml").read_text())
     assert tempo["metrics_generator"]["storage"]["remote_write"][0]["url"] == \
         "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090/api/v1/write"
+
+
+def test_grafana_api_instead_of_the_sidecar(tmp_path: Path):
+    """operator.grafana=api puts the folder, Tempo's datasource and the dashboards through the Grafana API of
+    the cluster's Grafana (grafana.url, admin password from the secret) instead of sidecar ConfigMaps."""
+    from tests.conftest import TEST_SECRETS
+
+    def edit(config: dict[str, Any]) -> None:
+        config["shannon-observability:operator"]["grafana"] = "api"
+        config["shannon-observability:grafana"] = {"url": "https://grafana.example.com"}
+
+    path = edited_stack_file(tmp_path, "operator", edit)
+    run = run_stack("operator", {**TEST_SECRETS, "grafanaAdminPassword": "test-secret-grafana-admin-77c1"},
+                    stack_file=path)
+    assert not [r for r in run.of_type("kubernetes:core/v1:ConfigMap")
+                if {"grafana_dashboard", "grafana_datasource"} & set(r.inputs["metadata"].get("labels", {}))]
+    (provider,) = [r for r in run.resources if r.type == "pulumi:providers:grafana"]
+    assert provider.inputs["url"] == "https://grafana.example.com" and "auth" in provider.secret_paths
+    assert {r.inputs["uid"] for r in run.resources if r.type.endswith("DataSource")} == {"tempo"}
+    assert len([r for r in run.resources if r.type.endswith(":Dashboard")]) >= 5
