@@ -16,7 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.builders import operator
-from components.builders.alertmanager import SECRET_FILES, secret_file_keys
+from components.builders.alertmanager import secret_file_keys
 from components.settings import StackSettings
 
 
@@ -62,7 +62,7 @@ class OperatorResources(pulumi.ComponentResource):
                 type="Opaque", string_data={file: args.secrets[key] for key, file in files.items()}, opts=child)
             depends.append(secret)
             created.append(secret)
-        config = operator.alertmanager_config(s, [k for k in args.secrets if k in SECRET_FILES])
+        config = operator.alertmanager_config(s, files)
         custom("alertmanager-config", config, pulumi.ResourceOptions(parent=self, depends_on=depends))
 
         self.alertmanager_config_name = pulumi.Output.from_input(

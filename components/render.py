@@ -24,12 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from components.builders.artifacts import (
-    build_artifacts,
-    operator_alertmanager_config,
-    placeholder_secrets,
-    render_alertmanager_yaml,
-)
+from components.builders import operator
+from components.builders.artifacts import build_artifacts, placeholder_secrets, render_alertmanager_yaml
 from components.builders.dashboards import DashboardError
 from components.builders.deployment import build_deployment_summary
 from components.builders.rules import RuleFileError
@@ -44,7 +40,7 @@ def render_files(settings: StackSettings, secrets_present: set[str]) -> dict[str
     files: dict[str, str] = {}
     if settings.operator.enabled:
         # The custom resources and sidecar ConfigMaps, one object per file, as the program creates them.
-        config = operator_alertmanager_config(settings, placeholder_secrets(settings, secrets_present))
+        config = operator.alertmanager_config(settings, placeholder_secrets(settings, secrets_present))
         for obj in [*(o for objs in artifacts.operator.values() for o in objs), config]:
             files[f"operator/{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"] = dump_yaml(obj)
     else:

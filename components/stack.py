@@ -91,16 +91,10 @@ class ObservabilityStack(pulumi.ComponentResource):
             NetworkPolicies(f"{name}-network-policies", NetworkPoliciesArgs(s, platform), child)
 
         if s.grafana.content == "api":
-            # Created once, pointed at the Grafana deployed above, after it is healthy.
-            provider = grafana_provider.Provider(
-                f"{name}-grafana-provider", url=grafana.api_url,
-                auth=pulumi.Output.concat(s.grafana.admin_user, ":", grafana.admin_password),
-                retries=10, retry_wait=5,
-                # After everything its URL needs: the workload, its Service, the Ingress and its TLS Secret.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=grafana.deployed.resources))
-            GrafanaContent(f"{name}-grafana-content",
-                           GrafanaContentArgs(artifacts.datasources, artifacts.dashboards, secrets),
-                           pulumi.ResourceOptions(parent=self, providers={"grafana": provider}))
+            # Pointed at the Grafana deployed above, after everything its URL needs: the workload,
+            # its Service, the Ingress and its TLS Secret.
+            self._grafana_content(name, s, grafana.api_url, grafana.admin_password, artifacts, secrets,
+                                  depends_on=grafana.deployed.resources)
 
         self.prometheus_url = prometheus.url
         self.prometheus_local_url = prometheus.local_url
@@ -112,6 +106,16 @@ class ObservabilityStack(pulumi.ComponentResource):
         self.otlp_grpc_endpoint = tempo.otlp_grpc_endpoint if tempo else pulumi.Output.from_input(None)
         self.otlp_http_endpoint = tempo.otlp_http_endpoint if tempo else pulumi.Output.from_input(None)
         self._register()
+
+    def _grafana_content(self, name: str, s: StackSettings, url: pulumi.Input[str | None],
+                         password: pulumi.Input[str], artifacts: Artifacts, secrets: Mapping[str, pulumi.Output[str]],
+                         depends_on: list[pulumi.Resource] | None = None) -> None:
+        """Datasources, folder and dashboards through the Grafana API at `url`, with one provider created for them."""
+        provider = grafana_provider.Provider(
+            f"{name}-grafana-provider", url=url, auth=pulumi.Output.concat(s.grafana.admin_user, ":", password),
+            retries=10, retry_wait=5, opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
+        GrafanaContent(f"{name}-grafana-content", GrafanaContentArgs(artifacts.datasources, artifacts.dashboards, secrets),
+                       pulumi.ResourceOptions(parent=self, providers={"grafana": provider}))
 
     def _exporters(self, name: str, s: StackSettings, platform: Backend, artifacts: Artifacts,
                    secrets: Mapping[str, pulumi.Output[str]], child: pulumi.ResourceOptions) -> None:
@@ -137,12 +141,7 @@ class ObservabilityStack(pulumi.ComponentResource):
         # After Tempo and the exporters: their ServiceMonitors then find Services that exist.
         OperatorResources(f"{name}-operator", OperatorResourcesArgs(s, artifacts.operator, secrets), child)
         if s.operator.grafana == "api":
-            provider = grafana_provider.Provider(
-                f"{name}-grafana-provider", url=s.grafana.url,
-                auth=pulumi.Output.concat(s.grafana.admin_user, ":", secrets["grafanaAdminPassword"]),
-                retries=10, retry_wait=5, opts=pulumi.ResourceOptions(parent=self))
-            GrafanaContent(f"{name}-grafana-content", GrafanaContentArgs(artifacts.datasources, artifacts.dashboards, secrets),
-                           pulumi.ResourceOptions(parent=self, providers={"grafana": provider}))
+            self._grafana_content(name, s, s.grafana.url, secrets["grafanaAdminPassword"], artifacts, secrets)
         self.prometheus_url = pulumi.Output.from_input(topo.prometheus_url())
         self.prometheus_local_url = pulumi.Output.from_input(None)
         self.alertmanager_url = pulumi.Output.from_input(topo.alertmanager_url())

@@ -19,7 +19,7 @@ from components.builders import operator, promql
 from components.builders.artifacts import build_artifacts
 from components.builders.dashboards import collect_dashboards, dashboard_queries
 from components.builders.prometheus import build_prometheus_config
-from components.builders.rules import build_rule_files, iter_rules
+from components.builders.rules import build_rule_files, iter_rules, load_rule_files
 from components.render import main as render_main
 from components.settings import SettingsError, load_settings
 from components.stackfile import REPO, load_stack
@@ -140,12 +140,10 @@ def test_prometheus_rules_hold_the_same_rules(operator_run: StackRun, operator_s
 
 def _extracted_rule_files(run: StackRun, directory: Path) -> dict[str, list[dict[str, Any]]]:
     """The PrometheusRules' groups written back as rule files named like the repository's."""
+    file_of = {operator.rule_resource_name(f): f for f in load_rule_files()}
     groups_by_file = {}
     for obj in _custom(run, "PrometheusRule"):
-        name = obj["metadata"]["name"].removeprefix("shannon-")
-        file_name = {"shannon-policy": "shannon-policy.yml", "shannon-services": "shannon-services.yml",
-                     "dashboards-generated": "dashboards.generated.yml",
-                     "slo-generated": "slo.generated.yml"}.get(name, f"{name}.yml")
+        file_name = file_of[obj["metadata"]["name"]]
         (directory / file_name).write_text(yaml.safe_dump({"groups": obj["spec"]["groups"]}, sort_keys=False))
         groups_by_file[file_name] = obj["spec"]["groups"]
     return groups_by_file
@@ -499,10 +497,8 @@ def _datasource_refs(value: Any) -> set[str]:
 def test_operator_settings_parse_from_the_stack_file():
     """Pulumi.operator.yaml is the example README describes: kube-prometheus-stack release in monitoring,
     Shannon in shannon, the namespace not owned by the program."""
-    settings = load_settings("operator", yaml.safe_load((ROOT / "Pulumi.operator.yaml").read_text())["config"] and
-                             {k.partition(":")[2]: v for k, v in yaml.safe_load(
-                                 (ROOT / "Pulumi.operator.yaml").read_text())["config"].items()},
-                             require_secrets=False)
+    config = yaml.safe_load((ROOT / "Pulumi.operator.yaml").read_text())["config"]
+    settings = load_settings("operator", {k.partition(":")[2]: v for k, v in config.items()}, require_secrets=False)
     assert settings.operator.enabled and settings.operator.release == "kube-prometheus-stack"
     assert settings.operator.namespace == "monitoring" and settings.kubernetes.namespace == "shannon"
     assert not settings.kubernetes.create_namespace

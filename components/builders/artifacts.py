@@ -38,7 +38,7 @@ class Artifacts:
     datasources: list[dict[str, Any]] = field(default_factory=list)
     dashboards: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Operator mode: custom resources and sidecar ConfigMaps by kind (the AlertmanagerConfig, which
-    # names the secrets, comes from `operator_alertmanager_config`).
+    # names the secrets, comes from `operator.alertmanager_config`).
     operator: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -92,10 +92,6 @@ def _operator_objects(settings: StackSettings, rule_files: dict[str, dict[str, A
             objects["ConfigMap"].append(operator.datasource_configmap(
                 settings, dump_yaml(grafana.datasources_provisioning(datasources, prune=False))))
     return objects
-
-
-def operator_alertmanager_config(settings: StackSettings, secret_keys: Collection[str]) -> dict[str, Any]:
-    return operator.alertmanager_config(settings, secret_keys)
 
 
 def render_alertmanager_yaml(settings: StackSettings, secret_keys: Collection[str]) -> str:

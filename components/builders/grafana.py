@@ -13,6 +13,7 @@ import io
 from typing import Any
 
 from components import defaults
+from components.builders.prometheus import REMOTE_WRITE_FILES
 from components.settings import StackSettings
 from components.topology import Topology
 
@@ -117,9 +118,6 @@ def build_datasources(settings: StackSettings) -> list[dict[str, Any]]:
 
 # Beside the config mount, not inside it: a mount point inside a read-only ConfigMap volume cannot be made.
 SECRETS_DIR = "/etc/grafana-secrets"
-# Secret config key -> file name under SECRETS_DIR (files mode mounts them for `$__file{}`).
-DATASOURCE_SECRET_FILES = {"remoteWritePassword": "remote-write-password", "remoteWriteToken": "remote-write-token",
-                           "remoteWriteCa": "remote-write-ca.pem"}
 SECRETS_KEY = "_secrets"  # secureJsonData field -> (secret config key, prefix): filled in at the resource boundary
 _GRAFANA_TYPE = {"mimir": "Mimir", "cortex": "Cortex", "thanos": "Thanos", "victoriametrics": "Prometheus",
                  "generic": "Prometheus"}
@@ -178,7 +176,7 @@ def longterm_datasources(settings: StackSettings) -> list[dict[str, Any]]:
 def datasource_secret_files(datasources: list[dict[str, Any]]) -> dict[str, str]:
     """Secret config key -> file name, for every secret a datasource reads (files mode)."""
     keys = {key for ds in datasources for key, _ in ds.get(SECRETS_KEY, {}).values()}
-    return {key: DATASOURCE_SECRET_FILES[key] for key in sorted(keys)}
+    return {key: REMOTE_WRITE_FILES[key] for key in sorted(keys)}
 
 
 def _escape_dollars(value: Any) -> Any:
@@ -210,7 +208,7 @@ def datasources_provisioning(datasources: list[dict[str, Any]], prune: bool = Tr
         # file is mounted from a Secret, so this file holds no credential.
         for field_name, (key, prefix) in ds.get(SECRETS_KEY, {}).items():
             entry.setdefault("secureJsonData", {})[field_name] = \
-                f"{prefix}$__file{{{SECRETS_DIR}/{DATASOURCE_SECRET_FILES[key]}}}"
+                f"{prefix}$__file{{{SECRETS_DIR}/{REMOTE_WRITE_FILES[key]}}}"
         out["datasources"].append(entry)
     return out
 

@@ -21,12 +21,13 @@ Alertmanager would not select is refused, naming the selector.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from typing import Any
 
 from components import defaults
 from components.builders import alertmanager as am_builder
 from components.builders import promql
+from components.builders.grafana import ALERTMANAGER_UID, PROMETHEUS_UID
 from components.builders.prometheus import ScrapeJob, scrape_jobs
 from components.settings import OPERATOR_SELECTORS, Problem, StackSettings
 
@@ -365,8 +366,6 @@ def dashboard_configmaps(settings: StackSettings, dashboards: dict[str, str]) ->
 def sidecar_datasources(settings: StackSettings, datasources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The datasources this stack adds beside the release's own (which already hold uids prometheus and
     alertmanager), none of them the default."""
-    from components.builders.grafana import ALERTMANAGER_UID, PROMETHEUS_UID
-
     keep = [ds for ds in datasources
             if not (settings.operator.release_datasources and ds["uid"] in (PROMETHEUS_UID, ALERTMANAGER_UID))]
     return [{**ds, "isDefault": False} if settings.operator.release_datasources else ds for ds in keep]
@@ -381,7 +380,3 @@ def datasource_configmap(settings: StackSettings, provisioning_yaml: str) -> dic
         "data": {"shannon-datasources.yaml": provisioning_yaml},
     }
 
-
-def all_resources(objects: dict[str, list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
-    for group in objects.values():
-        yield from group

@@ -150,7 +150,7 @@ def remote_write_config(settings: StackSettings, target: RemoteWriteTarget) -> d
     from components.capacity import remote_write_queue
 
     queue = remote_write_queue(settings.prometheus.expected_series, settings.prometheus.scrape_interval).queue_config()
-    queue.update({k: v for k, v in target.queue.model_dump(exclude_none=True).items()})
+    queue.update(target.queue.model_dump(exclude_none=True))  # field names are Prometheus's keys
     secrets_dir = settings.prometheus.secrets_dir
     entry: dict[str, Any] = {"name": target.queue_name, "url": target.write_url}
     if target.headers:

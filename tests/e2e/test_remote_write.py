@@ -301,4 +301,4 @@ def test_bad_credentials_fire_the_remote_write_alert(rw: tuple[Stack, Store, Sto
     assert all(a["labels"]["severity"] == "warning" for a in firing)
     failed = stack.query('sum(prometheus_remote_storage_samples_failed_total{remote_name="vm-auth"})')
     assert float(failed[0]["value"][1]) > 0
-    assert not guarded.query("count(up)", time.time()) or guarded.query("count(up)", time.time())[0]["value"][1] == "0"
+    assert not guarded.query("count(up)", time.time())  # the guarded store holds nothing
