@@ -345,3 +345,36 @@ def test_docker_node_exporter_sees_the_host(dev_run: StackRun):
                           if u["file"].endswith("prometheus.yml"))
     job = next(j for j in yaml.safe_load(prometheus_yml)["scrape_configs"] if j["job_name"] == "node-exporter")
     assert job["static_configs"][0]["targets"] == ["host.docker.internal:9100"]
+
+
+def _identity(run: StackRun) -> dict[str, Any]:
+    """What identifies the Prometheus StatefulSet and its data: names, Service, selector, claims."""
+    (sts,) = [r for r in run.of_type("kubernetes:apps/v1:StatefulSet") if r.inputs["metadata"]["name"] == "prometheus"]
+    claims = sorted((c.name, c.inputs["metadata"]["name"], c.inputs["spec"]["resources"]["requests"]["storage"])
+                    for c in run.of_type("kubernetes:core/v1:PersistentVolumeClaim") if "prometheus" in c.name)
+    return {"sts": (sts.name, sts.inputs["metadata"]["name"], sts.inputs["spec"]["serviceName"],
+                    sts.inputs["spec"]["selector"]), "claims": claims}
+
+
+def test_adding_remote_write_updates_prometheus_in_place(prod_run: StackRun):
+    """Adding prometheus.remoteWrite to prod (Pulumi.prod-longterm.yaml is prod plus that) keeps every name that
+    identifies Prometheus and its data: the StatefulSet, its Service and selector, the claims; only the pod template
+    changes (a credentials volume, the config checksum), which rolls the pods one at a time; no resource of prod
+    goes away."""
+    longterm = run_stack("prod-longterm")
+    assert _identity(longterm) == _identity(prod_run)
+    names = {r.name for r in prod_run.resources}
+    assert names <= {r.name for r in longterm.resources}
+
+
+def test_node_exporter_namespace_only_with_node_exporter(prod_run: StackRun, tmp_path: Path):
+    """The privileged node-exporter namespace is declared only where node-exporter runs. Turning node-exporter off
+    on an existing stack removes it from the stack but not from the cluster: namespaces are retained on delete."""
+    path = edited_stack_file(tmp_path, "prod", lambda c: c["shannon-observability:exporters"].update(
+        node={"enabled": False}))
+    without = run_stack("prod", stack_file=path)
+    namespaces = {r.inputs["metadata"]["name"]: r for r in without.of_type("kubernetes:core/v1:Namespace")}
+    assert set(namespaces) == {"monitoring"}
+    with_node = {r.inputs["metadata"]["name"]: r for r in prod_run.of_type("kubernetes:core/v1:Namespace")}
+    assert set(with_node) == {"monitoring", "monitoring-node-exporter"}
+    assert all(r.options.retain_on_delete is True for r in with_node.values())
