@@ -1,10 +1,10 @@
 """30 days of Shannon-like series, written as OpenMetrics and imported into a real TSDB.
 
-The fleet follows catalog/metrics.yaml: every metric family of orchestrator, agent-core and
-llm-service with its label names (the policy histograms with their buckets), on several
-instances of each, plus one instance of each standard component so every dashboard has
-data. Label values come from the e2e fleet's table, widened where real Shannon has several
-values (decisions, modes, statuses, providers, models, tools).
+The fleet follows catalog/metrics.yaml: every metric family Shannon's code writes, per
+endpoint (orchestrator, gateway, agent-core, llm-service), with its label names, the label
+values the code writes (stand-ins where it computes them) and the buckets it registers, on
+several instances of each, plus one instance of each standard component so every dashboard
+has data (tests/e2e/shannon.py, shared with the e2e fleet).
 
 Values move like production counters: per-series rates with a daily cycle and jitter,
 cumulative across the whole month; histogram buckets are cumulative and monotonic in `le`.
@@ -28,28 +28,19 @@ from pathlib import Path
 import numpy as np
 
 from components.catalog import Family, load_catalog
-from tests.e2e.fleet import BUCKETS, LABEL_VALUES
+from tests.e2e import shannon
 
 STEP = 60  # seconds between samples
 DAY = 86400
 # Files and blocks cover windows aligned to 54h: one of promtool's block ranges
 # (2h x 3^n), so each file becomes exactly one block and is parsed twice, not per 2h.
 WINDOW = 54 * 3600
-SHANNON = ("orchestrator", "agent-core", "llm-service")
-PORTS = {"orchestrator": 2112, "agent-core": 2113, "llm-service": 8000}
+SHANNON = ("orchestrator", "gateway", "agent-core", "llm-service")
+PORTS = {"orchestrator": 2112, "gateway": 8080, "agent-core": 2113, "llm-service": 8000}
 # One instance each of the components the other dashboards read.
 SINGLE = {"prometheus": "prometheus:9090", "alertmanager": "alertmanager:9093", "node-exporter": "node:9100",
           "tempo": "tempo:3200", "postgres-exporter": "postgres-exporter:9187",
           "redis-exporter": "redis-exporter:9121", "blackbox-exporter": "blackbox-exporter:9115"}
-WIDER: dict[str, list[str]] = {
-    "decision": ["allow", "deny"], "mode": ["enforce", "dry_run"], "effective_mode": ["enforce", "dry_run"],
-    "reason": ["policy_allow", "policy_deny", "default_deny"], "status": ["OK", "error", "timeout"],
-    "provider": ["openai", "anthropic", "google"], "model": ["gpt-4o", "claude-sonnet", "gemini-pro"],
-    "tool_name": ["web_search", "python", "calculator", "file_read"], "error_category": ["evaluation_error", "timeout"],
-    "type": ["prompt", "completion"], "cache_status": ["hit", "miss"], "tier": ["small", "medium", "large"],
-    "routing_reason": ["canary_enforce", "canary_dry_run"], "truncated_reason": ["tool not allowed", "budget exceeded"],
-    "method": ["ExecuteTask", "StreamTask"], "outcome": ["allowed", "throttled"],
-}
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 MAX_COMBOS = 24  # label combinations per family and instance
 COUNTER, GAUGE, CONSTANT = 0, 1, 2
@@ -77,14 +68,11 @@ class Fleet:
         return len(self.series)
 
 
-def _label_values(name: str) -> list[str]:
-    return WIDER.get(name) or LABEL_VALUES.get(name, ["v"])[:1]
-
-
 def _combos(family: Family) -> list[dict[str, str]]:
-    names = sorted("exported_service" if n == "service" else n for n in family.labels)
-    values = [_label_values("service" if n == "exported_service" else n) for n in names]
-    combos = [dict(zip(names, combo, strict=True)) for combo in itertools.islice(itertools.product(*values), MAX_COMBOS)]
+    names = sorted(family.labels)
+    values = [shannon.values(family, n) for n in names]
+    stored = [f"exported_{n}" if n in ("service", "component") else n for n in names]
+    combos = [dict(zip(stored, combo, strict=True)) for combo in itertools.islice(itertools.product(*values), MAX_COMBOS)]
     return combos or [{}]
 
 
@@ -97,9 +85,8 @@ def build_fleet(instances: int, seed: int = 7) -> Fleet:
     rng = np.random.default_rng(seed)
     catalog = load_catalog()
     fleet = Fleet(instances)
-    by_source: dict[str, list[Family]] = {}
-    for family in catalog.families.values():
-        by_source.setdefault(family.source, []).append(family)
+    by_source: dict[str, list[Family]] = {source: list(families) for source, families in catalog.by_source.items()}
+    by_source.update(shannon.written_families(catalog))
     targets: list[tuple[str, str, str]] = []  # (source, job, instance)
     for source in SHANNON:
         targets += [(source, source, f"{source}-{i}:{PORTS[source]}") for i in range(instances)]
@@ -121,7 +108,7 @@ def build_fleet(instances: int, seed: int = 7) -> Fleet:
                 rate = float(rng.lognormal(0.5, 1.0))
                 if family.type == "histogram":
                     base = _base(fleet, rate, COUNTER)
-                    buckets = BUCKETS.get(family.name, DEFAULT_BUCKETS)
+                    buckets = shannon.buckets(family)
                     median = buckets[len(buckets) // 2 - 1]
                     for le in buckets:
                         share = 0.5 * (1 + math.erf(math.log(le / median) / (0.8 * math.sqrt(2))))

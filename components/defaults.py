@@ -85,13 +85,17 @@ VOLUME_SIZES: Final[dict[str, str]] = {
 # the WAL, compaction (which briefly needs a block's size again) and snapshots.
 RETENTION_SIZE_SHARE: Final[float] = 0.85
 
-# Shannon's scrape targets, as the original prometheus.yml defined them. Job
-# names are load-bearing: rules and dashboards select on them.
+# Shannon's metrics endpoints (catalog/metrics.yaml has the lines of Shannon's code that set
+# each port and path). Job names are load-bearing: rules and dashboards select on them.
+# Temporal serves metrics only when its server is configured to (PROMETHEUS_ENDPOINT on
+# the temporalio/auto-setup image), which Shannon's compose file does not do: its job is off
+# until a stack turns it on (README "Pointing Shannon at the stack").
 SHANNON_TARGETS: Final[list[dict[str, object]]] = [
     {"job": "orchestrator", "port": 2112},
+    {"job": "gateway", "port": 8080, "path": "/metrics"},
     {"job": "agent-core", "port": 2113},
     {"job": "llm-service", "port": 8000, "path": "/metrics"},
-    {"job": "temporal", "port": 8000},
+    {"job": "temporal", "port": 8000, "enabled": False},
 ]
 
 # Health endpoints of each program (readiness, liveness).

@@ -1,12 +1,15 @@
-"""Catalog lint: every PromQL expression must select series that something really exports.
+"""Catalog lint: every PromQL expression must select series that something really writes.
 
-A selected metric must be in `catalog/metrics.yaml` or be a recording rule of
-this project; every label it matches on must be one the series carries; every
-`job="..."` must name a job some scrape config defines.
+A selected metric must be in `catalog/metrics.yaml` or be a recording rule of this project;
+a Shannon family must be one Shannon's code writes (for the job selected), not one it only
+registers; every label it matches on must be one the series carries, with a value Shannon's
+code writes where the catalog knows them all; every `job="..."` must name a job some scrape
+config defines.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from components.builders import promql
-from components.catalog import SHANNON_SERVICES, Catalog
+from components.catalog import DYNAMIC_VALUE, SHANNON_SERVICES, Catalog, Family
 
 # Grafana's $__tags (traces-to-metrics) expands to label matchers on span-metric labels.
 TAGS_STAND_IN = 'service=~".+"'
@@ -26,10 +29,34 @@ class Expression:
     expr: str
 
 
+def _selected_families(name: str, matchers: tuple[tuple[str, str, str], ...], families: list[Family],
+                       catalog: Catalog) -> list[Family]:
+    """The families a selector may read: those of the job it selects, if it selects one by name."""
+    jobs = {v for label, op, v in matchers if label == "job" and op.lower() == "equal"}
+    chosen = [f for f in families if catalog.jobs.get(f.source) in jobs] if jobs else families
+    return chosen or families
+
+
+def _value_problems(where: str, family: Family, matchers: tuple[tuple[str, str, str], ...]) -> list[str]:
+    """Equality and regex matchers on a label whose values the code spells out in full: they must match one."""
+    problems = []
+    for label, op, value in matchers:
+        known = family.values.get(label)
+        if not known or DYNAMIC_VALUE in known or op.lower() not in ("equal", "re"):
+            continue
+        matches = [v for v in known if (v == value if op.lower() == "equal" else re.fullmatch(value, v))]
+        if not matches:
+            problems.append(f"{where}: {family.name}{{{label}{'=' if op.lower() == 'equal' else '=~'}\"{value}\"}} "
+                            f"matches no value Shannon writes ({family.source} writes {label} = "
+                            f"{', '.join(known)}; {family.registered})")
+    return problems
+
+
 def lint_expressions(expressions: Iterable[Expression], catalog: Catalog, recorded: dict[str, frozenset[str]],
                      jobs: set[str]) -> list[str]:
     """Every problem found; `recorded` maps recording-rule names to the labels their series carry."""
     series = catalog.series()
+    owners = catalog.series_families()
     problems = []
     for item in expressions:
         text = promql.substitute(item.expr.replace("$__tags", TAGS_STAND_IN))
@@ -50,6 +77,17 @@ def lint_expressions(expressions: Iterable[Expression], catalog: Catalog, record
                     problems.append(f"{item.where}: selects {name!r}, which no component exports "
                                     "(not in catalog/metrics.yaml) and no recording rule defines")
                     continue
+                if name not in recorded and name in owners:
+                    families = _selected_families(name, sel.matchers, owners[name], catalog)
+                    written = [f for f in families if not f.never_written]
+                    if not written:
+                        dead = families[0]
+                        problems.append(f"{item.where}: reads {dead.name}, which Shannon registers ({dead.registered}) "
+                                        f"but never writes{': ' + dead.note if dead.note else ''}: it can never show "
+                                        "data; build it on a family the catalog lists as written")
+                        continue
+                    for family in written:
+                        problems += _value_problems(item.where, family, sel.matchers)
                 if "*" in labels:
                     continue
                 for label, _op, _value in sel.matchers:

@@ -606,8 +606,9 @@ class ScrapeTarget(Model):
 
     job: str = Field(description="Job name; rules and dashboards select on it. A default job's name changes that "
                                  "job; any other name adds one.")
-    enabled: bool = Field(True, description="false removes a default job (orchestrator, agent-core, llm-service, "
-                                            "temporal), which its alerts and dashboards then lose.")
+    enabled: bool = Field(True, description="false removes a default job (orchestrator, gateway, agent-core, "
+                                            "llm-service), which its alerts and dashboards then lose; true turns on "
+                                            "temporal (off by default: Shannon's compose serves no Temporal metrics).")
     port: Port | None = Field(None, description="Metrics port; required for a job that is not a default.")
     path: str = Field("/metrics", description="Metrics path.")
     component: str | None = Field(None, description="component label; defaults to the job name.")
@@ -653,8 +654,9 @@ class ShannonSettings(Model):
     targets: list[ScrapeTarget] = Field(
         default_factory=list,
         description="Changes to the scraped Shannon services, merged by job name into the defaults (orchestrator "
-                    ":2112, agent-core :2113, llm-service :8000/metrics, temporal :8000): a new job is added, a "
-                    "default job's fields are changed, `enabled: false` removes one.")
+                    ":2112, gateway :8080, agent-core :2113, llm-service :8000/metrics; temporal :8000 is off "
+                    "until enabled): a new job is added, a default job's fields are changed, `enabled: false` "
+                    "removes one.")
 
     @field_validator("targets")
     @classmethod
@@ -684,7 +686,8 @@ class ShannonSettings(Model):
             base = ScrapeTarget.model_validate(default)
             entry = entries.pop(base.job, None)
             if entry is None:
-                out.append(base)
+                if base.enabled:
+                    out.append(base)
             elif entry.enabled:
                 given = entry.model_dump(exclude_unset=True, exclude={"enabled"})
                 out.append(base.model_copy(update={k: getattr(entry, k) for k in given}))

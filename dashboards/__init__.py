@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dashboards import agent_core, enforcement, llm, overview, policy, stack_health, traces, workflows
+from dashboards import agent_core, enforcement, gateway, llm, overview, policy, stack_health, traces, workflows
 
 # File name (without .json) -> builder. The order is the order in the render output.
 BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "overview": overview.build,
     "policy": policy.build,
     "enforcement": enforcement.build,
+    "gateway": gateway.build,
     "llm": llm.build,
     "workflows": workflows.build,
     "agent-core": agent_core.build,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.lib import Dashboard, barchart, exemplars, piechart, q, stat, steps, table, timeseries
+from dashboards.lib import Dashboard, barchart, piechart, q, stat, steps, table, timeseries
 
 UID = "shannon-policy-production"
 SLO = 'slo="policy-evaluation"'
@@ -48,7 +48,6 @@ def build() -> dict[str, Any]:
             q("job:shannon_policy_latency_seconds:p50_rate5m", "P50"),
             q("job:shannon_policy_latency_seconds:p95_rate5m", "P95"),
             q("job:shannon_policy_latency_seconds:p99_rate5m", "P99"),
-            exemplars("shannon_policy_latency_slo_seconds", RAW),
         ], unit="s", w=12, thresholds=steps(("green", None), ("red", 0.005)),
             description="Fleet-wide evaluation latency quantiles. SLO: P95 under 5ms (PolicyLatencyHigh)."),
         timeseries("Error Ratio by Window", [
@@ -79,6 +78,22 @@ def build() -> dict[str, Any]:
                    [q("sum by (original_decision, effective_mode) (job_original_decision_effective_mode:shannon_policy_mode_comparison:rate5m)",
                       "{{effective_mode}}: would {{original_decision}}")],
                    unit="reqps", w=24, description="What enforce mode would have decided for dry-run traffic."),
+    )
+    d.row("Errors and policy loads")
+    d.add(
+        timeseries("Errors by Type", [
+            q("sum by (error_type, mode) (job_error_type_mode:shannon_policy_errors:rate5m)", "{{error_type}} ({{mode}})"),
+        ], unit="reqps", w=8, description="input_conversion and policy_evaluation come from the engine; "
+                                          "evaluation_error from the agent activity's own checks."),
+        timeseries("Evaluation Duration P95 by Mode", [
+            q("max by (mode) (job_mode:shannon_policy_evaluation_duration_seconds:p95_rate5m)", "{{mode}}"),
+        ], unit="s", w=8, description="Fresh evaluations only (the latency SLO above includes cache hits)."),
+        table("Policy Loads", [
+            q(f"max by (instance, policy_path) (shannon_policy_files_loaded{{{RAW}}})", instant=True, fmt="table"),
+            q(f"time() - max by (instance, policy_path) (shannon_policy_load_timestamp_seconds{{{RAW}}})",
+              instant=True, fmt="table"),
+        ], w=8, description="Files loaded and seconds since the last load per orchestrator. PolicyStale fires when "
+                            "an instance missed a hot reload another did."),
     )
     d.add(
         barchart("Top Deny Reasons",

@@ -1,5 +1,9 @@
 """Traces: Tempo's service graph and span metrics, linked to the traces behind them.
 
+The only exemplars in the stack are here: Tempo's metrics-generator attaches a trace id to the
+span-latency buckets it writes. Shannon's own histograms carry none (its services record no
+exemplars, and the Go and Rust endpoints serve the text format, which cannot carry them).
+
 The span metrics (`traces_spanmetrics_*`) and service-graph series
 (`traces_service_graph_*`) are remote-written to Prometheus by Tempo's
 metrics-generator; the panels read their 1-minute recorded 5m rates

@@ -12,6 +12,7 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
+from components import defaults
 from components.builders import promql
 from components.builders.grafana import TEMPO_UID
 from components.catalog import load_catalog
@@ -38,8 +39,11 @@ def disabled_sources(settings: StackSettings) -> frozenset[str]:
 
 
 def disabled_jobs(settings: StackSettings) -> frozenset[str]:
-    """Jobs a rule or panel may select that this stack does not scrape under that name."""
-    return frozenset() if settings.own_components else OWN_JOBS
+    """Jobs a rule or panel may select that this stack does not scrape under that name: its own components'
+    in operator mode, and Shannon's default jobs the stack turned off (or left off, as temporal)."""
+    scraped = {t.job for t in settings.shannon.scrape_targets}
+    off = frozenset(str(t["job"]) for t in defaults.SHANNON_TARGETS) - scraped
+    return off if settings.own_components else off | OWN_JOBS
 
 
 def disabled_datasources(settings: StackSettings) -> frozenset[str]:

@@ -45,15 +45,22 @@ class SLO(BaseModel):
     objective: float = Field(gt=0, lt=1, description="Target success ratio, e.g. 0.99.")
     description: str = Field(description="What the good events are, e.g. 'policy evaluations that complete'.")
     errors: str = Field(description="Counter selector of bad events.")
-    total: str = Field(description="Counter selector of all events.")
+    total: str | tuple[str, ...] = Field(description="Counter selector of all events, or several whose sum they are.")
 
     @field_validator("errors", "total")
     @classmethod
-    def _selector(cls, value: str) -> str:
-        expr = promql_parser.parse(value)
-        if type(expr).__name__ != "VectorSelector":
-            raise ValueError(f"{value!r} must be a plain series selector, e.g. metric_total{{job=\"x\"}}")
+    def _selector(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        for selector in (value,) if isinstance(value, str) else value:
+            expr = promql_parser.parse(selector)
+            if type(expr).__name__ != "VectorSelector":
+                raise ValueError(f"{selector!r} must be a plain series selector, e.g. metric_total{{job=\"x\"}}")
         return value
+
+    def total_rate(self) -> str:
+        """The rate of all events: one selector's, or the sum of several (each counted as 0 while absent)."""
+        if isinstance(self.total, str):
+            return f"sum(rate({self.total}[5m]))"
+        return " + ".join(f"(sum(rate({s}[5m])) or vector(0))" for s in self.total)
 
 
 class SLOSpec(BaseModel):
@@ -71,8 +78,8 @@ def _group(slo: SLO) -> dict[str, Any]:
     budget = round(1 - slo.objective, 10)
     rules: list[dict[str, Any]] = [
         {"record": "slo:sli_errors:rate5m",
-         "expr": f"sum(rate({slo.errors}[5m])) or sum(rate({slo.total}[5m])) * 0", "labels": labels},
-        {"record": "slo:sli_total:rate5m", "expr": f"sum(rate({slo.total}[5m]))", "labels": labels},
+         "expr": f"sum(rate({slo.errors}[5m])) or ({slo.total_rate()}) * 0", "labels": labels},
+        {"record": "slo:sli_total:rate5m", "expr": slo.total_rate(), "labels": labels},
         {"record": "slo:sli_error:ratio_rate5m",
          "expr": f"slo:sli_errors:rate5m{sel} / (slo:sli_total:rate5m{sel} > 0)"},
     ]

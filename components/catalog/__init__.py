@@ -20,6 +20,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 CATALOG_FILE = REPO / "catalog" / "metrics.yaml"
 SHANNON_SERVICES = ("orchestrator", "gateway", "agent-core", "llm-service")
+# Among a label's values: also values computed at run time.
+DYNAMIC_VALUE = "*"
 # Labels every scraped series carries: target labels set by the scrape config and relabelling.
 TARGET_LABELS = frozenset({"job", "instance", "service", "component", "namespace", "pod"})
 

@@ -1,19 +1,21 @@
 """A simulated Shannon fleet on loopback, and a receiver for Alertmanager's notifications.
 
-Each simulated service is a small HTTP server (`/metrics` through prometheus_client,
-`/health` for the blackbox probes) exposing every metric family that service
-registers, with the names and label sets of catalog/metrics.yaml. A ticker
-moves the counters and histograms at controllable rates; faults change them:
+Each simulated service is a small HTTP server answering as Shannon's does: `/metrics` with
+exactly the families catalog/metrics.yaml records as written by that service's code (never a
+family Shannon only registers), with the label values and buckets the code uses
+(tests/e2e/shannon.py), in the text format, or OpenMetrics where Shannon negotiates it
+(llm-service); `/health` as Shannon's health endpoints answer (llm-service redirects `/health`
+and `/metrics` to their trailing-slash paths, as its FastAPI mounts do). No exemplars: Shannon
+records none. A ticker moves the counters and histograms at healthy rates; faults change them:
 
   stop()/start()          a service stops answering (connection refused), then returns
-  policy_error_ratio      share of policy evaluations that fail (orchestrator)
+  policy_error_ratio      share of policy lookups that fail (orchestrator)
   kill_switch             route policy decisions through the emergency kill switch
   policy_latency          seconds each policy evaluation takes
   token_multiplier        multiplies LLM token and cost rates (llm-service)
 
-Components that cannot run on this machine get stand-in endpoints: Temporal's
-server (a scrape target of the prod config), Grafana and Tempo (self-monitoring
-jobs). The Tempo stand-in exposes the Tempo self-metrics the catalog lists.
+Components that cannot run on this machine get stand-in endpoints: Grafana and Tempo
+(self-monitoring jobs). The Tempo stand-in exposes the Tempo self-metrics the catalog lists.
 """
 
 from __future__ import annotations
@@ -32,40 +34,15 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.openmetrics import exposition as openmetrics
 
 from components.catalog import Family, load_catalog
+from tests.e2e import shannon
 
-# OpenMetrics' `_created` series: Shannon's services expose none in the text format.
+# prometheus_client's `_created` series are a process-wide switch; Shannon's Go and Rust services
+# expose none, and no rule or panel reads llm-service's.
 disable_created_metrics()
 
-# Label values the fleet uses; the rules and dashboards filter on several of them.
-LABEL_VALUES: dict[str, list[str]] = {
-    "decision": ["allow", "deny"], "mode": ["enforce"], "reason": ["policy_allow"], "effective_mode": ["enforce"],
-    "configured_mode": ["enforce"], "routing_reason": ["canary_enforce"], "cache_hit": ["true", "false"],
-    "error_category": ["evaluation_error"], "error_type": ["timeout"], "truncated_reason": ["tool not allowed"],
-    "reason_hash": ["3f9a"], "original_decision": ["allow"], "would_enforce_decision": ["allow"],
-    "user_type": ["user"], "policy_path": ["/policies/shannon.rego"], "version_hash": ["a1b2c3"],
-    "load_timestamp": ["1764400000"], "cache_type": ["decision"], "divergence_type": ["none"],
-    "workflow_type": ["AgentDAGWorkflow"], "status": ["OK"], "provider": ["openai"], "model": ["gpt-4o"],
-    "tier": ["medium"], "cache_status": ["miss"], "type": ["prompt"], "direction": ["input"], "component": ["api"],
-    "name": ["llm"], "service": ["llm-service"], "state": ["closed"], "result": ["success"], "method": ["ExecuteTask"],
-    "tool_name": ["web_search"], "outcome": ["allowed"], "from_state": ["idle"], "to_state": ["running"],
-    "collection": ["memories"], "source": ["session"], "agent_id": ["agent-1"], "pattern": ["react"],
-    "workflow_version": ["v1"], "strategy": ["simple"], "level": ["none"], "dependency": ["postgres"],
-    "operation": ["fetch"], "behavior": ["cached"], "channel_type": ["slack"], "endpoint": ["/v1/chat/completions"],
-    "stream": ["false"], "error_code": ["500"], "session_id": ["s-1"], "retrieval_type": ["semantic"],
-    "template": ["research"], "node": ["plan"], "from": ["complex"], "to": ["simple"], "from_mode": ["complex"],
-    "to_mode": ["simple"], "requested_provider": ["openai"], "selected_provider": ["openai"],
-    "requested_tier": ["medium"], "selected_tier": ["medium"], "success": ["true"], "winner": ["primary"],
-    "function": ["search"], "workflow": ["AgentDAGWorkflow"], "version": ["v1"],
-}
-BUCKETS: dict[str, list[float]] = {
-    "shannon_policy_latency_slo_seconds": [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
-    "shannon_policy_evaluation_duration_seconds": [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
-    "shannon_task_tokens_used": [10, 50, 100, 500, 1000, 5000, 10000],
-    "shannon_task_cost_usd": [0.001, 0.01, 0.1, 1, 10],
-    "shannon_rate_limit_delay_seconds": [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5],
-    "llm_request_duration_seconds": [0.5, 1, 2.5, 5, 10, 30, 60],
-    "llm_manager_latency_ms": [100, 200, 500, 1000, 3000, 10000, 30000],
-}
+# Shannon's Go endpoints also serve client_golang's process collector.
+GO_SERVICES = frozenset({"orchestrator", "gateway"})
+STARTED = time.time()
 
 
 def _metric_name(family: Family) -> str:
@@ -84,13 +61,21 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:
-        if self.path.startswith("/metrics") and "application/openmetrics-text" in self.headers.get("Accept", ""):
-            # What Prometheus 3 asks for first; only OpenMetrics carries exemplars.
+        path = self.path.split("?", 1)[0]
+        if self.server.slash_mounts and path in ("/metrics", "/health"):
+            # Starlette's Mount and a router prefix answer the bare path with a redirect.
+            self.send_response(307)
+            self.send_header("Location", path + "/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if path.startswith("/metrics") and self.server.openmetrics and \
+                "application/openmetrics-text" in self.headers.get("Accept", ""):
             body, ctype = openmetrics.generate_latest(self.server.registry), openmetrics.CONTENT_TYPE_LATEST
-        elif self.path.startswith("/metrics"):
+        elif path.startswith("/metrics"):
             body, ctype = generate_latest(self.server.registry), CONTENT_TYPE_LATEST
-        elif self.path.startswith("/health"):
-            body, ctype = b'{"status":"ok"}', "application/json"
+        elif path.startswith("/health"):
+            body, ctype = b'{"status":"healthy"}', "application/json"
         else:
             self.send_error(404)
             return
@@ -108,8 +93,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int, registry: CollectorRegistry) -> None:
-        self.registry = registry
+    def __init__(self, port: int, registry: CollectorRegistry, slash_mounts: bool, openmetrics: bool) -> None:
+        self.registry, self.slash_mounts, self.openmetrics = registry, slash_mounts, openmetrics
         super().__init__(("127.0.0.1", port), _Handler)
 
 
@@ -119,16 +104,18 @@ class SimulatedService:
     def __init__(self, name: str, job: str, port: int, families: list[Family]) -> None:
         self.name, self.job, self.port = name, job, port
         self.registry = CollectorRegistry()
+        self.families = {f.name: f for f in families}
         self.metrics: dict[str, Any] = {}
         for family in families:
-            labels = sorted(family.labels)
+            labels = list(family.labels)
             cls = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}[family.type]
             kwargs: dict[str, Any] = {"registry": self.registry}
             if family.type == "histogram":
-                kwargs["buckets"] = BUCKETS.get(family.name, Histogram.DEFAULT_BUCKETS)
+                kwargs["buckets"] = shannon.buckets(family)
             self.metrics[family.name] = cls(_metric_name(family), family.name, labels, **kwargs)
+        if job in GO_SERVICES:
+            Gauge("process_start_time_seconds", "Start time of the process.", registry=self.registry).set(STARTED)
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def address(self) -> str:
@@ -136,9 +123,8 @@ class SimulatedService:
 
     def start(self) -> None:
         if self._server is None:
-            self._server = _Server(self.port, self.registry)
-            self._thread = threading.Thread(target=self._server.serve_forever, name=f"fleet-{self.name}", daemon=True)
-            self._thread.start()
+            self._server = _Server(self.port, self.registry, self.job == "llm-service", self.job == "llm-service")
+            threading.Thread(target=self._server.serve_forever, name=f"fleet-{self.name}", daemon=True).start()
 
     def stop(self) -> None:
         """Stop answering: the listening socket is closed, so scrapes get connection refused."""
@@ -151,38 +137,51 @@ class SimulatedService:
     def running(self) -> bool:
         return self._server is not None
 
-    def child(self, family: str, **labels: str) -> Any:
-        metric = self.metrics[family]
-        names = list(metric._labelnames)
-        if not names:
+    def child(self, name: str, /, **labels: str) -> Any:
+        """The series of a family with these label values (unnamed ones: the healthy value Shannon writes).
+        A value Shannon's code never writes, where the catalog knows them all, is refused."""
+        family, metric = self.families[name], self.metrics[name]
+        if not family.labels:
             return metric
-        values = {n: labels.get(n, LABEL_VALUES.get(n, ["default"])[0]) for n in names}
-        return metric.labels(**values)
+        chosen = {}
+        for label in family.labels:
+            value = labels.get(label, shannon.healthy(family, label))
+            assert not shannon.complete(family, label) or value in family.values[label], \
+                f"{name}{{{label}={value!r}}}: Shannon writes only {family.values[label]}"
+            chosen[label] = value
+        return metric.labels(**chosen)
 
-    def inc(self, family: str, amount: float, **labels: str) -> None:
-        self.child(family, **labels).inc(max(0.0, amount))
+    def has(self, name: str) -> bool:
+        return name in self.families
 
-    def observe(self, family: str, value: float, count: int = 1, **labels: str) -> None:
-        child = self.child(family, **labels)
-        # Latency observations carry the trace they were measured in, as an OpenTelemetry SDK
-        # attaches it (exemplar label trace_id).
-        exemplar = {"trace_id": random.randbytes(16).hex()} if family.endswith("_seconds") else None
-        for _ in range(count):
-            child.observe(value, exemplar)
+    def inc(self, name: str, amount: float, /, **labels: str) -> None:
+        if self.has(name):
+            self.child(name, **labels).inc(max(0.0, amount))
 
-    def set(self, family: str, value: float, **labels: str) -> None:
-        self.child(family, **labels).set(value)
+    def observe(self, name: str, value: float, count: int = 1, /, **labels: str) -> None:
+        if self.has(name):
+            child = self.child(name, **labels)
+            for _ in range(count):
+                child.observe(value)
+
+    def set(self, name: str, value: float, /, **labels: str) -> None:
+        if self.has(name):
+            self.child(name, **labels).set(value)
 
     def touch_all(self) -> None:
-        """Create one series of every family, so every dashboard query has data to select."""
-        for name, metric in self.metrics.items():
-            child = self.child(name)
-            if isinstance(metric, Counter):
-                child.inc(0)
-            elif isinstance(metric, Gauge):
-                child.set(1)
-            else:
-                child.observe(BUCKETS.get(name, [0.1])[0])
+        """One series for every value Shannon writes of every label (the others at their healthy value), so
+        every query that selects a value Shannon writes finds a series: counters at 0, gauges at 1."""
+        for name, family in self.families.items():
+            combos = [{}] if not family.labels else [
+                {label: value} for label in sorted(family.labels) for value in shannon.values(family, label)]
+            for combo in combos:
+                child = self.child(name, **combo)
+                if family.type == "counter":
+                    child.inc(0)
+                elif family.type == "gauge":
+                    child.set(1)
+                else:
+                    child.observe(shannon.buckets(family)[0])
 
 
 @dataclass
@@ -192,7 +191,7 @@ class Fleet:
     ports: dict[str, int]
     faults: Faults = field(default_factory=Faults)
     services: dict[str, SimulatedService] = field(default_factory=dict)
-    policy_rate: float = 40.0  # evaluations per second per orchestrator
+    policy_rate: float = 40.0  # policy lookups per second per orchestrator
     token_rate: float = 2000.0  # tokens per second
     cost_rate: float = 0.0005  # USD per second
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -201,12 +200,10 @@ class Fleet:
 
     def __post_init__(self) -> None:
         catalog = load_catalog()
-        by_source: dict[str, list[Family]] = {}
-        for family in catalog.families.values():
-            by_source.setdefault(family.source, []).append(family)
+        written = shannon.written_families(catalog)
         for name, port in self.ports.items():
             kind = name.rsplit("-", 1)[0] if name[-1].isdigit() else name
-            families = by_source.get(kind, [])
+            families = written.get(kind) or list(catalog.by_source.get(kind, ()))
             self.services[name] = SimulatedService(name, kind, port, families)
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -236,82 +233,115 @@ class Fleet:
     # --- behaviour -----------------------------------------------------------------------
 
     def _static(self, s: SimulatedService) -> None:
+        """Gauges with a meaning: healthy levels, a policy set loaded when the process started."""
+        for family in ("shannon_circuit_breaker_state", "shannon_circuit_breaker_open_since_seconds"):
+            for child in s.metrics[family]._metrics.values() if s.has(family) else ():
+                child.set(0)  # closed
         if s.job == "orchestrator":
-            s.set("shannon_policy_version_info", 1)
-            s.set("shannon_circuit_breaker_state", 0)
-            s.set("shannon_sessions_active", 12)
-            s.inc("shannon_policy_deny_reasons_total", 0)
+            s.set("shannon_degradation_level", 0)
+            s.set("shannon_policy_load_timestamp_seconds", STARTED + 1)
+            s.set("shannon_policy_files_loaded", 3)
+            s.set("shannon_policy_cache_entries", 120)
+            s.set("shannon_session_cache_size", 40)
+        elif s.job == "gateway":
+            s.set("daemon_connections_active", 2)
         elif s.job == "agent-core":
             s.set("agent_core_memory_pool_total_bytes", 512 * 2**20)
             s.set("agent_core_memory_pool_used_bytes", 128 * 2**20)
-            s.inc("agent_core_enforcement_drops_total", 0, reason="circuit_open")
-        elif s.job == "llm-service":
-            s.set("llm_service_active_connections", 4)
         elif s.job == "tempo":
             s.inc("tempo_distributor_spans_received_total", 0, tenant="single-tenant")
 
     def _tick(self, s: SimulatedService, dt: float) -> None:
         f = self.faults
         if s.job == "orchestrator":
-            evaluations = self.policy_rate * dt
-            errors = evaluations * f.policy_error_ratio + evaluations * 0.002
-            s.inc("shannon_policy_evaluations_total", evaluations * 0.9, decision="allow")
-            s.inc("shannon_policy_evaluations_total", evaluations * 0.1, decision="deny")
-            s.inc("shannon_policy_slo_errors_total", errors)
-            s.inc("shannon_policy_errors_total", errors)
-            s.inc("shannon_policy_cache_hits_total", evaluations * 0.9)
-            s.inc("shannon_policy_cache_misses_total", evaluations * 0.1)
-            routing = "emergency_kill_switch" if f.kill_switch else "canary_enforce"
-            mode = "dry_run" if f.kill_switch else "enforce"
-            s.inc("shannon_policy_canary_decisions_total", evaluations, routing_reason=routing, effective_mode=mode)
-            s.inc("shannon_policy_mode_comparison_total", evaluations * 0.1)
-            s.inc("shannon_policy_deny_reasons_total", evaluations * 0.1)
-            n = max(1, round(evaluations))
-            s.observe("shannon_policy_latency_slo_seconds", f.policy_latency * random.uniform(0.8, 1.2), n,
-                      cache_hit="true")
-            s.observe("shannon_policy_evaluation_duration_seconds", f.policy_latency, 1)
-            s.inc("shannon_grpc_requests_total", 5 * dt, status="OK")
-            s.inc("shannon_grpc_requests_total", 0.05 * dt, status="Unavailable")
-            s.observe("shannon_grpc_request_duration_seconds", 0.05)
-            s.inc("shannon_workflows_started_total", 2 * dt)
+            self._policy(s, dt)
+            s.inc("shannon_grpc_requests_total", 3 * dt, method="SubmitTask")
+            s.inc("shannon_grpc_requests_total", 2 * dt, method="GetTaskStatus")
+            s.observe("shannon_grpc_request_duration_seconds", 0.05, method="SubmitTask")
+            s.inc("shannon_workflows_started_total", 2 * dt, workflow_type="DAGWorkflow", mode="standard")
+            s.inc("shannon_workflows_started_total", 1 * dt, workflow_type="SimpleTaskWorkflow", mode="simple")
+            # Recorded per status poll of a finished workflow.
             s.inc("shannon_workflows_completed_total", 1.94 * dt, status="COMPLETED")
             s.inc("shannon_workflows_completed_total", 0.06 * dt, status="FAILED")
             s.observe("shannon_workflow_duration_seconds", random.uniform(2, 8))
-            s.inc("shannon_tasks_submitted_total", 2 * dt)
             s.observe("shannon_task_tokens_used", random.choice([800, 2000, 4000]))
-            s.observe("shannon_rate_limit_delay_seconds", 0.02)
-            s.inc("shannon_memory_fetches_total", 3 * dt)
-            s.inc("shannon_vector_search_total", 3 * dt, status="success")
-            s.observe("shannon_vector_search_latency_seconds", 0.02)
-            s.inc("shannon_agent_executions_total", 4 * dt)
-            s.inc("shannon_sessions_created_total", 0.5 * dt)
+            s.observe("shannon_task_cost_usd", 0.004)
+            s.observe("shannon_rate_limit_delay_seconds", 0.1)
+            for family in ("shannon_memory_fetches_total", "shannon_vector_search_total", "shannon_embedding_requests_total",
+                           "shannon_session_cache_hits_total", "shannon_sessions_created_total",
+                           "shannon_pattern_executions_total", "shannon_compression_events_total"):
+                s.inc(family, 1.5 * dt)
+            s.inc("shannon_session_cache_misses_total", 0.1 * dt)
+            s.inc("shannon_session_tokens_total", 500 * dt)
             s.inc("shannon_prompt_cache_savings_usd_total", 0.0001 * dt)
+            for family in ("shannon_vector_search_latency_seconds", "shannon_embedding_latency_seconds",
+                           "shannon_pattern_duration_seconds", "shannon_memory_items_retrieved"):
+                s.observe(family, 0.02 if family.endswith("_seconds") else 5)
+        elif s.job == "gateway":
+            s.inc("openai_compat_requests_total", 3 * dt)
+            s.observe("openai_compat_latency_seconds", random.uniform(1, 4))
+            s.observe("openai_compat_time_to_first_token_seconds", 0.4)
+            s.inc("openai_compat_tokens_total", 600 * dt, type="prompt")
+            s.inc("openai_compat_tokens_total", 200 * dt, type="completion")
+            s.observe("openai_compat_tokens_per_request", 300)
+            s.inc("openai_compat_stream_chunks_total", 20 * dt)
+            s.observe("openai_compat_stream_duration_seconds", 3)
+            s.inc("openai_compat_model_requests_total", 3 * dt)
+            s.inc("openai_compat_sessions_created_total", 0.2 * dt)
+            s.inc("daemon_claims_total", 0.1 * dt)
+            s.observe("daemon_reply_latency_seconds", 2)
         elif s.job == "agent-core":
-            s.inc("agent_core_tasks_total", 4 * dt, status="success")
-            s.observe("agent_core_task_duration_seconds", random.uniform(0.5, 3))
-            s.inc("agent_core_grpc_requests_total", 8 * dt, status="ok")
-            s.observe("agent_core_grpc_request_duration_seconds", 0.03)
             s.inc("agent_core_enforcement_allowed_total", 8 * dt)
-            s.inc("agent_core_enforcement_drops_total", 0.04 * dt, reason="rate_limited")
-            s.inc("agent_core_tool_executions_total", 2 * dt, status="success")
+            s.inc("agent_core_enforcement_drops_total", 0.04 * dt, reason="rate_limit")
+            s.inc("agent_core_tool_executions_total", 2 * dt)
             s.observe("agent_core_tool_duration_seconds", 0.2)
-            s.observe("agent_core_tool_selection_duration_seconds", 0.01)
-            s.inc("agent_core_fsm_transitions_total", 4 * dt)
-            s.observe("agent_core_task_tokens", 1500)
+            s.inc("agent_core_memory_allocations_total", 4 * dt)
+            s.observe("agent_core_memory_allocation_size_bytes", 20000)
         elif s.job == "llm-service":
             tokens = self.token_rate * f.token_multiplier * dt
-            s.inc("llm_tokens_total", tokens * 0.7, type="prompt")
-            s.inc("llm_tokens_total", tokens * 0.3, type="completion")
-            s.inc("llm_cost_total", self.cost_rate * f.token_multiplier * dt)
-            s.inc("llm_requests_total", 3 * dt, cache_status="miss")
-            s.inc("llm_requests_total", 1 * dt, cache_status="hit")
-            s.inc("llm_service_errors_total", 0.02 * dt)
+            s.inc("llm_manager_tokens_total", tokens * 0.7, direction="prompt")
+            s.inc("llm_manager_tokens_total", tokens * 0.3, direction="completion")
+            s.inc("llm_manager_cost_usd_total", self.cost_rate * f.token_multiplier * dt)
+            s.inc("llm_manager_requests_total", 4 * dt)
+            s.inc("llm_manager_requests_total", 0.02 * dt, status="error", model="")
+            s.observe("llm_manager_latency_ms", random.uniform(800, 2500))
+            # The /completions API: a share of the traffic, with its response cache.
+            s.inc("llm_requests_total", 0.6 * dt, cache_status="miss")
+            s.inc("llm_requests_total", 0.2 * dt, cache_status="hit")
+            s.inc("llm_tokens_total", 100 * dt, type="prompt")
+            s.inc("llm_tokens_total", 40 * dt, type="completion")
+            s.inc("llm_cost_total", self.cost_rate * 0.05 * dt)
             s.observe("llm_request_duration_seconds", random.uniform(0.8, 2.0))
-            s.inc("llm_manager_requests_total", 4 * dt, status="success")
+            s.inc("llm_mcp_requests_total", 0.5 * dt)
+            s.observe("llm_mcp_request_duration_seconds", 0.1)
+            s.inc("anthropic_cache_read_tokens_total", 50 * dt)
         elif s.job == "tempo":
             s.inc("tempo_distributor_spans_received_total", 50 * dt, tenant="single-tenant")
             s.inc("tempo_ingester_traces_created_total", 5 * dt, tenant="single-tenant")
             s.set("tempo_metrics_generator_registry_active_series", 120, tenant="single-tenant")
+
+    def _policy(self, s: SimulatedService, dt: float) -> None:
+        """The orchestrator's policy engine, counter by counter as engine.go writes them: every lookup a cache
+        hit or a miss; a miss evaluated (or failing: slo_errors and errors, no evaluation)."""
+        f = self.faults
+        lookups = self.policy_rate * dt
+        hits, misses = lookups * 0.9, lookups * 0.1
+        errors = lookups * (f.policy_error_ratio + 0.002)
+        evaluated = max(0.0, misses - errors)
+        mode = "dry-run" if f.kill_switch else "enforce"
+        routing = "emergency_kill_switch" if f.kill_switch else "percentage_rollout"
+        s.inc("shannon_policy_cache_hits_total", hits, effective_mode="dry-run")
+        s.inc("shannon_policy_cache_misses_total", misses, effective_mode="dry-run")
+        s.inc("shannon_policy_slo_errors_total", errors, error_category="policy_evaluation")
+        s.inc("shannon_policy_errors_total", errors, error_type="policy_evaluation")
+        s.inc("shannon_policy_evaluations_total", evaluated * 0.9, decision="allow", mode=mode)
+        s.inc("shannon_policy_evaluations_total", evaluated * 0.1, decision="deny", mode=mode)
+        s.inc("shannon_policy_canary_decisions_total", evaluated, routing_reason=routing, effective_mode=mode)
+        s.inc("shannon_policy_mode_comparison_total", evaluated)
+        s.inc("shannon_policy_deny_reasons_total", evaluated * 0.1)
+        n = max(1, round(lookups))
+        s.observe("shannon_policy_latency_slo_seconds", f.policy_latency * random.uniform(0.8, 1.2), n, cache_hit="hit")
+        s.observe("shannon_policy_evaluation_duration_seconds", f.policy_latency, 1, mode=mode)
 
     def inject(self, **changes: Any) -> None:
         with self._lock:
