@@ -2,7 +2,7 @@
 
 Each size runs in a fresh interpreter (`python -m bench.program --services N ...`), so peak
 memory is that run's own: the real `__main__.py` with `Pulumi.prod.yaml` plus N Shannon scrape
-targets (the four defaults and N-4 more) and one more dashboard per ten services, evaluated
+targets (the defaults and N minus their number more) and one more dashboard per ten services, evaluated
 under the test suite's recording mocks. Time is the program's evaluation, imports excluded.
 """
 

@@ -109,9 +109,10 @@ def build_fleet(instances: int, seed: int = 7) -> Fleet:
                 if family.type == "histogram":
                     base = _base(fleet, rate, COUNTER)
                     buckets = shannon.buckets(family)
-                    median = buckets[len(buckets) // 2 - 1]
+                    positive = [b for b in buckets if b > 0]
+                    median = positive[max(0, len(positive) // 2 - 1)]
                     for le in buckets:
-                        share = 0.5 * (1 + math.erf(math.log(le / median) / (0.8 * math.sqrt(2))))
+                        share = 0.5 * (1 + math.erf(math.log(le / median) / (0.8 * math.sqrt(2)))) if le > 0 else 0.0
                         add(f"{family.name}_bucket", f'{labels},le="{le}"', base, share)
                     add(f"{family.name}_bucket", f'{labels},le="+Inf"', base, 1.0)
                     add(f"{family.name}_count", labels, base, 1.0)

@@ -155,6 +155,26 @@ def raw_rate_problems(dashboards: dict[str, dict[str, Any]], catalog: Catalog) -
     return problems
 
 
+def exemplar_problems(dashboards: dict[str, dict[str, Any]], catalog: Catalog) -> list[str]:
+    """Exemplar targets over series that carry none: Shannon records no exemplars (and its Go and Rust
+    endpoints serve the text format, which cannot carry them); only Tempo's span metrics have them."""
+    from components.builders.dashboards import panels
+
+    with_exemplars = {name for name, (_, source) in catalog.series().items() if source in catalog.exemplar_sources}
+    problems = []
+    for name, dashboard in dashboards.items():
+        for panel in panels(dashboard):
+            for target in panel.get("targets", []):
+                if not target.get("exemplar") or not target.get("expr"):
+                    continue
+                selected = {s.metric for s in promql.selectors(promql.substitute(target["expr"]))}
+                if selected - with_exemplars:
+                    problems.append(f"dashboards/{name}: panel {panel.get('title')!r} asks for exemplars of "
+                                    f"{', '.join(sorted(selected - with_exemplars))}, which carry none (Shannon "
+                                    "records no exemplars; only Tempo's span metrics do): drop `exemplar`")
+    return problems
+
+
 def repository_jobs(root: Path) -> set[str]:
     """Job names the dev and prod stacks scrape: what a `job="..."` matcher may name."""
     from components.builders.prometheus import scrape_jobs
@@ -164,9 +184,33 @@ def repository_jobs(root: Path) -> set[str]:
             for job in scrape_jobs(load_stack(stack, root)[0])}
 
 
+def runbook_queries(text: str) -> list[tuple[str, str]]:
+    """(section, query) for every query of the ```promql blocks of docs/runbooks.md: a query starts at an
+    unindented line and continues over indented ones; `# ...` after a query is a comment."""
+    found: list[tuple[str, str]] = []
+    section = "introduction"
+    for block_heading, block in re.findall(r"^## (\S+)$|```promql\n(.*?)```", text, re.M | re.S):
+        if block_heading:
+            section = block_heading
+            continue
+        current: list[str] = []
+        for line in block.splitlines():
+            code = re.split(r"\s{2,}#", line, maxsplit=1)[0].rstrip()
+            if not code.strip():
+                continue
+            if not line[:1].isspace() and current:
+                found.append((section, "\n".join(current)))
+                current = []
+            current.append(code)
+        if current:
+            found.append((section, "\n".join(current)))
+    return found
+
+
 def repository_expressions(rule_files: dict[str, dict[str, Any]], dashboards: dict[str, dict[str, Any]],
                            root: Path) -> list[Expression]:
-    """Every PromQL expression of the rules, the dashboards and prod's traces-to-metrics datasource queries."""
+    """Every PromQL expression of the rules, the dashboards, the runbooks and prod's traces-to-metrics
+    datasource queries."""
     from components.builders.dashboards import dashboard_queries
     from components.builders.grafana import build_datasources
     from components.builders.rules import iter_rules
@@ -177,6 +221,9 @@ def repository_expressions(rule_files: dict[str, dict[str, Any]], dashboards: di
     for ds in build_datasources(load_stack("prod", root)[0]):
         for query in ds["jsonData"].get("tracesToMetrics", {}).get("queries", []):
             exprs.append(Expression(f"datasource {ds['uid']}: {query['name']}", query["query"]))
+    runbooks = root / "docs" / "runbooks.md"
+    if runbooks.exists():
+        exprs += [Expression(f"docs/runbooks.md: {section}", query) for section, query in runbook_queries(runbooks.read_text())]
     return exprs
 
 
@@ -199,6 +246,7 @@ def content_problems(root: Path | None = None) -> list[str]:
     problems = lint_expressions(repository_expressions(rule_files, dashboards, root), catalog,
                                 recorded_labels(rule_files, catalog), repository_jobs(root))
     problems += raw_rate_problems(dashboards, catalog)
+    problems += exemplar_problems(dashboards, catalog)
     generated = root / "rules" / dashboard_rules.GENERATED_FILE.name
     wanted = dashboard_rules.render_rule_file(q.expr for q in dashboard_queries(dashboards))
     if not generated.exists() or generated.read_text() != wanted:

@@ -27,7 +27,7 @@ IN_RANGE = "Spend over the dashboard range, fleet-wide: the recorded per-second 
 def build() -> dict[str, Any]:
     d = Dashboard(UID, "Shannon / LLM Usage and Cost",
                   "llm-service: every provider call's tokens, cost, errors and latency by provider and model.",
-                  ["llm", "cost"], instance_job="llm-service")
+                  ["llm", "cost"])
     d.add(
         stat("Spend Rate", [q(f"sum({COST}) * 3600", "USD/h")],
              unit="currencyUSD", w=6, decimals=2, thresholds=steps(("green", None), ("yellow", 5), ("red", 20)),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import latency, program, queries, synth
+from components import defaults
 from components.catalog import SHANNON_SERVICES, load_catalog
 from components.stackfile import load_stack
 from tests.conftest import tool
@@ -87,7 +88,7 @@ def test_synthetic_openmetrics_imports_and_is_monotonic(tmp_path: Path):
     for line in lines[:-1]:
         key, value, _ = line.rsplit(" ", 2)
         series.setdefault(key, []).append(int(value))
-    counter = next(k for k in series if k.startswith("agent_core_tasks_total"))
+    counter = next(k for k in series if k.startswith("agent_core_enforcement_allowed_total"))
     assert series[counter] == sorted(series[counter]) and series[counter][-1] > series[counter][0]
     buckets = sorted((float(k.split('le="')[1].split('"')[0].replace("+Inf", "inf")), v[-1])
                      for k, v in series.items() if k.startswith("llm_request_duration_seconds_bucket{")
@@ -123,7 +124,8 @@ def test_program_stack_file_scales_targets(tmp_path: Path):
     path = program.stack_file(100, tmp_path)
     settings, _ = load_stack("prod", ROOT, path)
     assert len(settings.shannon.targets) == 100
-    assert [t.job for t in settings.shannon.targets[:4]] == ["orchestrator", "agent-core", "llm-service", "temporal"]
+    assert [t.job for t in settings.shannon.targets[:len(defaults.SHANNON_TARGETS)]] == [
+        t["job"] for t in defaults.SHANNON_TARGETS]
 
 
 def test_program_memory_is_the_child_s_own():

@@ -6,12 +6,14 @@ from typing import Any
 
 import pytest
 
+from components import defaults
 from components.builders import alertmanager, grafana, prometheus, tempo
 from components.settings import StackSettings, load_settings
 from components.stackfile import load_stack
 from tests.conftest import ROOT
 
-SHANNON_JOBS = ["orchestrator", "agent-core", "llm-service", "temporal"]
+# The default Shannon jobs a stack scrapes unless it changes them (temporal is off by default).
+SHANNON_JOBS = [str(t["job"]) for t in defaults.SHANNON_TARGETS if t.get("enabled", True)]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def test_shannon_jobs_keep_their_names(prod: StackSettings, dev: StackSettings):
     """The original job names are kept exactly: rules and dashboards select on them."""
     for settings in (prod, dev):
         names = [j["job_name"] for j in prometheus.build_prometheus_config(settings)["scrape_configs"]]
-        assert names[:4] == SHANNON_JOBS
+        assert names[:len(SHANNON_JOBS)] == SHANNON_JOBS and "temporal" not in names
         assert "prometheus" in names
         assert len(names) == len(set(names))
 
@@ -66,7 +68,7 @@ def test_docker_uses_static_container_names(dev: StackSettings):
         {"targets": ["orchestrator:2112"], "labels": {"service": "shannon", "component": "orchestrator"}}]
     assert _job(config, "llm-service")["metrics_path"] == "/metrics"
     assert _job(config, "llm-service")["static_configs"][0]["targets"] == ["llm-service:8000"]
-    assert _job(config, "temporal")["static_configs"][0]["targets"] == ["temporal:8000"]
+    assert _job(config, "gateway")["static_configs"][0]["targets"] == ["gateway:8080"]
 
 
 def test_external_labels(prod: StackSettings, dev: StackSettings):

@@ -68,7 +68,7 @@ def test_threshold_and_dashboard_query_change_print_exactly_those_two(base: Path
     assert "- **changed** alert `PolicyCacheHitRateLow` (shannon-policy.yml):" in out
     rule = out.split("### Dashboards")[0]
     assert "< 0.80" in rule.split("- after:")[0] and "< 0.75" in rule.split("- after:")[1]
-    assert ("  - panel **Tokens/s** query changed: `sum(job_provider_model_type:llm_tokens:rate5m)` -> "
+    assert ("  - panel **Tokens/s** query changed: `sum(job_provider_model_direction:llm_manager_tokens:rate5m)` -> "
             '`sum(rate(llm_tokens_total{job="llm-service"}[5m]))`') in out
     items = [line.strip() for line in out.splitlines() if line.lstrip().startswith("- ")]
     assert items[:5] == ["- **changed** alert `PolicyCacheHitRateLow` (shannon-policy.yml):", "- `expr`:", "- before:",
@@ -80,13 +80,13 @@ def test_scrape_job_added_removed_changed(base: Path, head: Path):
     """Scrape jobs added, removed and changed are listed by name, with the changed field."""
     def change(d: dict) -> None:
         jobs = d["scrape_configs"]
-        jobs[:] = [j for j in jobs if j["job_name"] != "temporal"]
+        jobs[:] = [j for j in jobs if j["job_name"] != "gateway"]
         next(j for j in jobs if j["job_name"] == "llm-service")["metrics_path"] = "/prom"
         jobs.append({"job_name": "diff-test-job", "static_configs": [{"targets": ["diff-test-job:8080"]}]})
     _edit_yaml(head / "prometheus/prometheus.yml", change)
     out = summarize(base, head)
     assert "- **added** job `diff-test-job`" in out
-    assert "- **removed** job `temporal`" in out
+    assert "- **removed** job `gateway`" in out
     assert "- **changed** job `llm-service`:\n  - `metrics_path`: `/metrics` -> `/prom`" in out
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components import defaults
 from tests.conftest import ROOT, tool
 
 PROJECT = "shannon-observability"
@@ -76,8 +77,7 @@ def test_config_set_path_is_like_the_cli():
 
 
 def test_add_a_scrape_target_keeps_the_default_jobs(tmp_path: Path):
-    """The README's commands add the job; orchestrator, agent-core, llm-service and temporal are still scraped,
-    and the quick check passes."""
+    """The README's commands add the job; every default job is still scraped, and the quick check passes."""
     repo = _copy(tmp_path)
     commands = re.findall(r"pulumi config set --path '([^']+)' (\S+) --stack (\w+)", _section("Add a scrape target"))
     assert commands, "the how-to has no `pulumi config set --path` commands"
@@ -91,7 +91,8 @@ def test_add_a_scrape_target_keeps_the_default_jobs(tmp_path: Path):
     assert render.returncode == 0, render.stderr
     jobs = [j["job_name"] for j in yaml.safe_load((tmp_path / "out/prometheus/prometheus.yml").read_text())["scrape_configs"]]
     added = next(v for p, v, _ in commands if p.endswith(".job"))
-    assert added in jobs and {"orchestrator", "agent-core", "llm-service", "temporal"} <= set(jobs)
+    defaults_on = {str(t["job"]) for t in defaults.SHANNON_TARGETS if t.get("enabled", True)}
+    assert added in jobs and added not in defaults_on and defaults_on <= set(jobs)
     lint = _run(repo, "-m", "components.lint")
     assert lint.returncode == 0, lint.stderr
     check = subprocess.run([tool("promtool"), "check", "config", str(tmp_path / "out/prometheus/prometheus.yml")],
@@ -112,29 +113,29 @@ def test_add_an_alert_with_runbook_and_promtool_cases(tmp_path: Path):
         groups:
           - name: howto
             rules:
-              - alert: HowtoTasksStalled
-                expr: sum by (job) (rate(shannon_tasks_submitted_total{job="orchestrator"}[5m])) == 0
+              - alert: HowtoWorkflowsStalled
+                expr: sum by (job) (rate(shannon_workflows_started_total{job="orchestrator"}[5m])) == 0
                 for: 5m
                 labels:
                   severity: warning
                   service: shannon
                   component: orchestrator
                 annotations:
-                  summary: No task submitted for 5 minutes
-                  description: The orchestrator fleet accepted no task over the last 5 minutes.
-                  runbook_url: https://github.com/shannon-observability/shannon-observability/blob/main/docs/runbooks.md#howtotasksstalled
+                  summary: No workflow started for 5 minutes
+                  description: The orchestrator fleet started no workflow over the last 5 minutes.
+                  runbook_url: https://github.com/shannon-observability/shannon-observability/blob/main/docs/runbooks.md#howtoworkflowsstalled
         """))
     runbooks = repo / "docs/runbooks.md"
     runbooks.write_text(runbooks.read_text() + textwrap.dedent("""
-        ## HowtoTasksStalled
+        ## HowtoWorkflowsStalled
 
-        **Meaning** No task was submitted to the orchestrator fleet for 5 minutes.
+        **Meaning** No workflow was started by the orchestrator fleet for 5 minutes.
 
         **Impact** Users' requests are not reaching the agents.
 
         **First queries**
         ```promql
-        sum by (instance) (rate(shannon_tasks_submitted_total{job="orchestrator"}[5m]))
+        sum by (instance) (rate(shannon_workflows_started_total{job="orchestrator"}[5m]))
         ```
 
         **Mitigation** Check the gateway in front of the orchestrator and its logs.
@@ -145,27 +146,27 @@ def test_add_an_alert_with_runbook_and_promtool_cases(tmp_path: Path):
         tests:
           - interval: 1m
             input_series:
-              - series: 'shannon_tasks_submitted_total{job="orchestrator", instance="orchestrator-0:2112"}'
+              - series: 'shannon_workflows_started_total{job="orchestrator", instance="orchestrator-0:2112"}'
                 values: '0+6x5 30+0x15'
             alert_rule_test:
               - eval_time: 12m
-                alertname: HowtoTasksStalled
+                alertname: HowtoWorkflowsStalled
                 exp_alerts: []
               - eval_time: 16m
-                alertname: HowtoTasksStalled
+                alertname: HowtoWorkflowsStalled
                 exp_alerts:
                   - exp_labels: {job: orchestrator, severity: warning, service: shannon, component: orchestrator}
                     exp_annotations:
-                      summary: No task submitted for 5 minutes
-                      description: The orchestrator fleet accepted no task over the last 5 minutes.
-                      runbook_url: https://github.com/shannon-observability/shannon-observability/blob/main/docs/runbooks.md#howtotasksstalled
+                      summary: No workflow started for 5 minutes
+                      description: The orchestrator fleet started no workflow over the last 5 minutes.
+                      runbook_url: https://github.com/shannon-observability/shannon-observability/blob/main/docs/runbooks.md#howtoworkflowsstalled
           - interval: 1m
             input_series:
-              - series: 'shannon_tasks_submitted_total{job="orchestrator", instance="orchestrator-0:2112"}'
+              - series: 'shannon_workflows_started_total{job="orchestrator", instance="orchestrator-0:2112"}'
                 values: '0+6x20'
             alert_rule_test:
               - eval_time: 16m
-                alertname: HowtoTasksStalled
+                alertname: HowtoWorkflowsStalled
                 exp_alerts: []
         """))
     lint = _run(repo, "-m", "components.lint")
@@ -184,7 +185,7 @@ def test_add_a_dashboard_with_its_recorded_rules(tmp_path: Path):
     section = _section("Add a dashboard")
     assert "dashboards/__init__.py" in section and "make rules" in section
     (repo / "dashboards/howto.py").write_text(textwrap.dedent('''\
-        """A how-to dashboard: tasks submitted, from a recorded 5m rate."""
+        """A how-to dashboard: workflows started, from a recorded 5m rate."""
 
         from __future__ import annotations
 
@@ -194,9 +195,9 @@ def test_add_a_dashboard_with_its_recorded_rules(tmp_path: Path):
 
 
         def build() -> dict[str, Any]:
-            d = Dashboard("shannon-howto", "Shannon / How-to", "Tasks submitted.", ["howto"])
-            d.add(timeseries("Tasks Submitted by Instance", [
-                q("sum by (instance) (job_instance:shannon_tasks_submitted:rate5m)", "{{instance}}")], w=24))
+            d = Dashboard("shannon-howto", "Shannon / How-to", "Workflows started.", ["howto"])
+            d.add(timeseries("Workflows Started by Instance", [
+                q("sum by (instance) (job_instance:shannon_workflows_started:rate5m)", "{{instance}}")], w=24))
             return d.build()
         '''))
     init = repo / "dashboards/__init__.py"
@@ -209,7 +210,7 @@ def test_add_a_dashboard_with_its_recorded_rules(tmp_path: Path):
     # ... and after it, everything passes.
     rules = _run(repo, "-m", "components.builders.dashboard_rules")
     assert rules.returncode == 0, rules.stderr
-    assert "job_instance:shannon_tasks_submitted:rate5m" in (repo / "rules/dashboards.generated.yml").read_text()
+    assert "job_instance:shannon_workflows_started:rate5m" in (repo / "rules/dashboards.generated.yml").read_text()
     lint = _run(repo, "-m", "components.lint")
     assert lint.returncode == 0, lint.stderr
     suite = _run(repo, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_dashboards.py", "tests/test_rules.py",

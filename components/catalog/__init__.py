@@ -64,6 +64,7 @@ class Catalog:
     jobs: dict[str, str] = field(default_factory=dict)  # source -> the job that scrapes it
     by_source: dict[str, tuple[Family, ...]] = field(default_factory=dict)
     commit: str = ""  # the Shannon commit the Shannon sections were read from
+    exemplar_sources: frozenset[str] = frozenset()  # sources whose series carry exemplars
 
     def series(self) -> dict[str, tuple[frozenset[str], str]]:
         """Series name -> (labels it may carry, first source)."""
@@ -117,4 +118,5 @@ def _parse_catalog(path: Path, text: str) -> Catalog:
         by_source[source] = tuple(listed)
     jobs = {source: body["job"] for source, body in data["sources"].items() if "job" in body}
     commit = (data.get("shannon") or {}).get("commit", "")
-    return Catalog(families, frozenset(remote), jobs, by_source, commit)
+    exemplars = frozenset(source for source, body in data["sources"].items() if body.get("exemplars"))
+    return Catalog(families, frozenset(remote), jobs, by_source, commit, exemplars)
