@@ -33,8 +33,12 @@ def _selected_families(name: str, matchers: tuple[tuple[str, str, str], ...], fa
                        catalog: Catalog) -> list[Family]:
     """The families a selector may read: those of the job it selects, if it selects one by name."""
     jobs = {v for label, op, v in matchers if label == "job" and op.lower() == "equal"}
-    chosen = [f for f in families if catalog.jobs.get(f.source) in jobs] if jobs else families
-    return chosen or families
+    if not jobs:
+        return families
+    chosen = [f for f in families if catalog.jobs.get(f.source) in jobs]
+    shannon_jobs = {catalog.jobs.get(s) for s in SHANNON_SERVICES}
+    # A Shannon job that does not list the family does not write it (its section lists what it writes).
+    return chosen if chosen or jobs & shannon_jobs else families
 
 
 def _value_problems(where: str, family: Family, matchers: tuple[tuple[str, str, str], ...]) -> list[str]:
@@ -77,9 +81,15 @@ def lint_expressions(expressions: Iterable[Expression], catalog: Catalog, record
                     problems.append(f"{item.where}: selects {name!r}, which no component exports "
                                     "(not in catalog/metrics.yaml) and no recording rule defines")
                     continue
-                if name not in recorded and name in owners:
-                    families = _selected_families(name, sel.matchers, owners[name], catalog)
+                shannon_owned = [f for f in owners.get(name, []) if f.written is not None]
+                if name not in recorded and shannon_owned:
+                    families = _selected_families(name, sel.matchers, shannon_owned, catalog)
                     written = [f for f in families if not f.never_written]
+                    if not families:
+                        writers = sorted({catalog.jobs.get(f.source, f.source) for f in shannon_owned})
+                        problems.append(f"{item.where}: reads {name} of a job that never writes it (written by: "
+                                        f"{', '.join(writers)}; {shannon_owned[0].registered})")
+                        continue
                     if not written:
                         dead = families[0]
                         problems.append(f"{item.where}: reads {dead.name}, which Shannon registers ({dead.registered}) "

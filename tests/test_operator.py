@@ -414,14 +414,16 @@ def test_dev_prod_and_operator_agree_on_every_label_rules_select(operator_run: S
     prod = _prod_targets(load_stack("prod", REPO)[0])
     oper = _operator_targets(operator_run)
     compared = 0
-    for job in ("orchestrator", "agent-core", "llm-service", "temporal"):
+    jobs = [t.job for t in load_stack("prod", REPO)[0].shannon.scrape_targets]
+    assert len(jobs) >= 4
+    for job in jobs:
         for label in sorted(names - {"instance", "pod"}):
             values = {"dev": dev[job].get(label), "prod": prod[job].get(label), "operator": oper[job].get(label)}
             if label == "namespace":
                 values.pop("dev")
             assert len(set(values.values())) == 1, f"{job}: label {label} differs: {values}"
             compared += 1
-    assert "job" in names and compared >= 4 * len(names - {"instance", "pod"})
+    assert "job" in names and compared >= len(jobs) * len(names - {"instance", "pod"})
 
 
 # --- render and diff -------------------------------------------------------------------------
@@ -450,10 +452,10 @@ def test_diff_reports_a_changed_custom_resource(tmp_path: Path):
     base, head = tmp_path / "base", tmp_path / "head"
     assert render_main(["--stack", "operator", "--out", str(base)]) == 0
     path = edited_stack_file(tmp_path / "edit", "operator", lambda c: c["shannon-observability:shannon"].update(
-        targets=[{"job": "gateway", "port": 8080}]))
+        targets=[{"job": "mcp-tools", "port": 9464}]))
     assert render_main(["--stack", "operator", "--out", str(head), "--stack-file", str(path)]) == 0
     summary = summarize(base, head)
-    assert "**added** resource `ServiceMonitor/shannon-gateway`" in summary, summary
+    assert "**added** resource `ServiceMonitor/shannon-mcp-tools`" in summary, summary
 
 
 def test_sidecar_configmaps(operator_run: StackRun, operator_settings: Any):

@@ -209,6 +209,52 @@ def test_catalog_lint_rejects_invented_series(expr: str, message: str):
     assert any(message in p for p in problems), problems
 
 
+@pytest.mark.parametrize(("expr", "message"), [
+    # agent-core registers its task counter, but only a TaskTimer nothing outside a stress test uses writes it.
+    ('rate(agent_core_tasks_total{job="agent-core"}[5m])',
+     "reads agent_core_tasks_total, which Shannon registers (rust/agent-core/src/metrics.rs:"),
+    ('sum(shannon_tasks_submitted_total{job="orchestrator"})', "never writes"),
+    # The orchestrator writes TIMEOUT, not timed_out; the gRPC status only OK.
+    ('rate(shannon_workflows_completed_total{job="orchestrator", status="timed_out"}[5m])',
+     'status="timed_out"}} matches no value Shannon writes'.replace("}}", "}")),
+    ('rate(shannon_grpc_requests_total{job="orchestrator", status=~"Unavailable|Internal"}[5m])', "matches no value"),
+    # The family is written by the orchestrator, not by the gateway that also registers it.
+    ('rate(shannon_workflows_completed_total{job="gateway"}[5m])', "of a job that never writes it (written by: orchestrator"),
+])
+def test_catalog_lint_rejects_what_shannon_never_writes(expr: str, message: str):
+    """The lint refuses a family Shannon registers but never writes (for the job selected), naming its registration
+    line, and a label value the code never writes where the catalog knows them all."""
+    problems = lint_expressions([Expression("test", expr)], load_catalog(), _recorded_labels(), _jobs())
+    assert any(message in p for p in problems), problems
+
+
+def test_promtool_cases_feed_series_shannon_writes():
+    """Every input series of rules/tests that is a Shannon family is one Shannon's code writes, with label values
+    it writes: a case on an invented series or value would test a Shannon that does not exist."""
+    catalog = load_catalog()
+    owners = catalog.series_families()
+    problems = []
+    for path in TEST_FILES:
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            for item in case.get("input_series", []):
+                selector = next(iter(promql.selectors(item["series"])))
+                families = owners.get(selector.metric or "", [])
+                if not any(f.written is not None for f in families):
+                    continue
+                labels = {label: value for label, _, value in selector.matchers}
+                chosen = [f for f in families if catalog.jobs.get(f.source) == labels.get("job")] or families
+                written = [f for f in chosen if not f.never_written]
+                if not written:
+                    problems.append(f"{path.name}: {item['series']}: never written")
+                    continue
+                for label, value in labels.items():
+                    stored = label.removeprefix("exported_")
+                    known = written[0].values.get(stored)
+                    if known and "*" not in known and value not in known and label != "le":
+                        problems.append(f"{path.name}: {item['series']}: {label}={value!r} not among {known}")
+    assert not problems, "\n".join(problems)
+
+
 def test_slo_rules_are_generated_from_the_spec():
     """rules/slo.generated.yml is exactly what the SLO spec generates (run `make rules` after editing it)."""
     assert GENERATED_FILE.read_text() == render_slo_rule_file(load_slo_spec())

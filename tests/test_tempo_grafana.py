@@ -20,6 +20,7 @@ from components.builders.artifacts import build_artifacts
 from components.builders.dashboards import collect_dashboards, panels
 from components.builders.exporters import build_blackbox_config
 from components.builders.serialize import dump_yaml
+from components.catalog import load_catalog
 from components.settings import SettingsError, StackSettings, load_settings
 from components.stackfile import load_stack
 from tests.conftest import ROOT, tool
@@ -208,13 +209,19 @@ def _latency_panels(dashboards: dict[str, dict[str, Any]]) -> list[tuple[str, di
     return out
 
 
-def test_every_latency_panel_offers_trace_exemplars():
-    """Each latency graph carries an exemplar target over a raw histogram, so a spike links to its traces."""
+def test_exemplar_targets_only_where_exemplars_exist():
+    """A latency graph over Tempo's span metrics carries an exemplar target (its buckets carry trace ids); one
+    over Shannon's histograms carries none, since Shannon records no exemplars (catalog `exemplars`)."""
+    catalog = load_catalog()
+    with_exemplars = {name for name, (_, source) in catalog.series().items() if source in catalog.exemplar_sources}
     found = _latency_panels(collect_dashboards())
     assert found, "no latency panel found: is the selection right?"
-    missing = [f"{name} / {panel['title']}" for name, panel in found
-               if not any(t.get("exemplar") and "_bucket" in t.get("expr", "") for t in panel["targets"])]
-    assert not missing
+    for name, panel in found:
+        reads = {s.metric for t in panel["targets"] if not t.get("exemplar")
+                 for s in promql.selectors(promql.substitute(t.get("expr", "")))}
+        offers = any(t.get("exemplar") for t in panel["targets"])
+        spans = any(m and (m in with_exemplars or "traces_spanmetrics" in m) for m in reads)
+        assert offers == spans, f"{name} / {panel['title']}: exemplars {offers}, reads span metrics {spans}"
 
 
 def test_exemplar_targets_never_run_a_range_query_over_raw_buckets():

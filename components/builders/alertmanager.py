@@ -23,7 +23,7 @@ CONFIG_DIR = "/etc/alertmanager/config"
 CONFIG_FILE = "alertmanager.yml"
 
 # The Shannon service "down" alerts; each inhibits the other alerts of its component.
-COMPONENT_DOWN_ALERTS = ("OrchestratorDown", "AgentCoreDown", "LLMServiceDown")
+COMPONENT_DOWN_ALERTS = ("OrchestratorDown", "GatewayDown", "AgentCoreDown", "LLMServiceDown")
 
 # Secret config key -> file name in the mounted secrets directory.
 SECRET_FILES = {"pagerdutyRoutingKey": "pagerduty-routing-key", "slackApiUrl": "slack-api-url",

@@ -307,7 +307,9 @@ class _FileReader:
         if node.type == "var_spec":
             left = node.children_by_field_name("name")
             value = node.child_by_field_name("value")
-            right = value.named_children if value is not None else []
+            if value is None:  # `var s string`: the zero value, which the code assigns over before use
+                return
+            right = value.named_children
         else:
             left = node.child_by_field_name("left").named_children
             right = node.child_by_field_name("right").named_children

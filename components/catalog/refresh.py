@@ -136,12 +136,12 @@ def _site_order(site: str) -> tuple[str, int]:
     return path, int(number)
 
 
-def sections(checkout: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def sections(checkout: Path, endpoints: tuple[Endpoint, ...] = ENDPOINTS) -> tuple[dict[str, Any], dict[str, Any]]:
     """The `shannon:` header and the Shannon sections, one per endpoint."""
     out: dict[str, Any] = {}
     listed: set[str] = set()
     programs = []
-    for endpoint in ENDPOINTS:
+    for endpoint in endpoints:
         where = _evidence(checkout, endpoint)
         programs.append((endpoint, where, family_facts(read(checkout, endpoint))))
     written_anywhere = {name for _, _, facts in programs for name, f in facts.items() if f.written and not f.initialised_only}

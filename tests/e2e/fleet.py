@@ -325,9 +325,11 @@ class Fleet:
         hit or a miss; a miss evaluated (or failing: slo_errors and errors, no evaluation)."""
         f = self.faults
         lookups = self.policy_rate * dt
-        hits, misses = lookups * 0.9, lookups * 0.1
+        # A failed evaluation is not cached: failing inputs miss the cache every time.
         errors = lookups * (f.policy_error_ratio + 0.002)
-        evaluated = max(0.0, misses - errors)
+        evaluated = lookups * 0.1
+        misses = evaluated + errors
+        hits = max(0.0, lookups - misses)
         mode = "dry-run" if f.kill_switch else "enforce"
         routing = "emergency_kill_switch" if f.kill_switch else "percentage_rollout"
         s.inc("shannon_policy_cache_hits_total", hits, effective_mode="dry-run")

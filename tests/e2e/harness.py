@@ -38,7 +38,8 @@ BINARIES = {
     "victoria-metrics": str(tools.binary("victoria-metrics")),
 }
 ROOT = Path(__file__).resolve().parents[2]
-FLEET = ("orchestrator-0", "orchestrator-1", "agent-core-0", "llm-service-0", "temporal", "grafana", "tempo")
+# Shannon's services as its own compose file runs them (no Temporal metrics), and stand-ins for Grafana and Tempo.
+FLEET = ("orchestrator-0", "orchestrator-1", "gateway-0", "agent-core-0", "llm-service-0", "grafana", "tempo")
 
 
 def free_port() -> int:
@@ -150,7 +151,7 @@ def write_e2e_stack_file(work: Path, ports: dict[str, int], secrets_dir: Path, r
     targets["orchestrator"]["addresses"] = [addr("orchestrator-0"), addr("orchestrator-1")]
     targets["agent-core"]["addresses"] = [addr("agent-core-0")]
     targets["llm-service"]["addresses"] = [addr("llm-service-0")]
-    targets["temporal"]["addresses"] = [addr("temporal")]
+    targets["gateway"]["addresses"] = [addr("gateway-0")]
     cfg[p + "addresses"] = {
         "prometheus": [addr("prometheus")],
         "alertmanager": [addr("alertmanager-0"), addr("alertmanager-1")],
@@ -165,8 +166,10 @@ def write_e2e_stack_file(work: Path, ports: dict[str, int], secrets_dir: Path, r
     cfg[p + "alertmanager"]["secretsDir"] = str(secrets_dir)
     cfg[p + "alertmanager"]["receivers"]["pager"]["url"] = receiver.url("pagerduty")
     cfg[p + "grafana"]["url"] = f"http://{addr('grafana')}"
-    cfg[p + "exporters"]["blackbox"]["targets"] = [f"http://{addr('llm-service-0')}/health",
-                                                   f"http://{addr('orchestrator-0')}/health"]
+    # The paths of Pulumi.e2e.yaml (those a healthy Shannon answers 200 on), on the fleet's ports.
+    paths = [t.split("/", 3)[3] for t in cfg[p + "exporters"]["blackbox"]["targets"]]
+    hosts = [addr("llm-service-0"), addr("orchestrator-0"), addr("gateway-0")]
+    cfg[p + "exporters"]["blackbox"]["targets"] = [f"http://{h}/{path}" for h, path in zip(hosts, paths, strict=True)]
     if edit is not None:
         edit(cfg, ports)
     path = work / "Pulumi.e2e.yaml"
@@ -279,7 +282,7 @@ def start_stack(stack: Stack, settle_timeout: float = 60) -> None:
     def settled() -> bool:
         targets = stack.api("/api/v1/targets")["activeTargets"]
         alerts = [a for a in stack.alerts() if a["labels"].get("alertname") != "Watchdog"
-                  and a["labels"].get("component") in {"orchestrator", "agent-core", "llm-service"}]
+                  and a["labels"].get("component") in {"orchestrator", "gateway", "agent-core", "llm-service"}]
         return bool(targets) and all(t["health"] == "up" for t in targets if t["labels"]["job"] != "alertmanager") \
             and not alerts
 
