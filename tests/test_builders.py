@@ -165,7 +165,8 @@ def test_alertmanager_inhibitions(prod: StackSettings):
     assert rules[0] == {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
                         "equal": ["alertname", "component"]}
     assert rules[1]["equal"] == ["component"]
-    assert rules[1]["source_matchers"] == ['alertname=~"OrchestratorDown|AgentCoreDown|LLMServiceDown"']
+    assert rules[1]["source_matchers"] == [f'alertname=~"{"|".join(alertmanager.COMPONENT_DOWN_ALERTS)}"']
+    assert {"OrchestratorDown", "GatewayDown", "AgentCoreDown", "LLMServiceDown"} <= set(alertmanager.COMPONENT_DOWN_ALERTS)
 
 
 def test_alertmanager_cluster_flags(prod: StackSettings, dev: StackSettings):

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from components.catalog import SHANNON_SERVICES, load_catalog
-from components.catalog import golang, python, rust
+from components.catalog import SHANNON_SERVICES, golang, load_catalog, python, rust
 from components.catalog.refresh import Endpoint, grpc_services, sections
 from components.catalog.scan import DYNAMIC, family_facts
 from tests.conftest import ROOT
@@ -304,3 +303,13 @@ def test_lint_command_fails_on_a_planted_panel_over_a_never_written_family(tmp_p
     (repo / "dashboards/planted.json").unlink()
     clean = subprocess.run([sys.executable, "-m", "components.lint"], cwd=repo, capture_output=True, text=True)
     assert clean.returncode == 0, clean.stderr
+
+
+def test_every_never_written_family_is_handed_to_shannon():
+    """docs/shannon-instrumentation.md, the list handed to Shannon's owners, names every family the catalog records
+    as registered and never written, and the commit the catalog was read from."""
+    text = (ROOT / "docs" / "shannon-instrumentation.md").read_text()
+    catalog = load_catalog()
+    missing = [f.name for s in SHANNON_SERVICES for f in catalog.by_source[s] if f.never_written and f.name not in text]
+    assert not missing, f"docs/shannon-instrumentation.md does not mention {missing}"
+    assert catalog.commit in text

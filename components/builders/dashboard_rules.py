@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from components.builders.intervals import INTERVAL, INTERVAL_S
+from components.builders.intervals import INTERVAL
 from components.builders.serialize import dump_yaml
 from components.catalog import Catalog, Family, load_catalog
 

@@ -137,7 +137,7 @@ class _FileReader:
         match = MACROS.fullmatch(text(macro.child_by_field_name("macro")) if macro.child_by_field_name("macro") else "")
         if not match:
             return
-        tokens = [c for c in macro.children if c.type == "token_tree"][0]
+        tokens = next(c for c in macro.children if c.type == "token_tree")
         strings = [_string(c) for c in tokens.children if _string(c) is not None]
         groups = [c for c in tokens.children if c.type == "token_tree"]
         if not strings:

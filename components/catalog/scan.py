@@ -66,9 +66,9 @@ class Function:
     line: int
     unit: str = ""  # package or module
     method: bool = True  # False: a plain function, called only as `Name(...)` or `<unit>.Name(...)`
-    entry: bool = False
+    entry: bool = False  # run by the runtime or a framework, whoever references it
     params: tuple[str, ...] = ()  # as a call passes them (without a method's self)
-    returns: tuple[Arg, ...] | None = None  # what its return statements return (functions of one result)  # run by the runtime or a framework, whoever references it
+    returns: tuple[Arg, ...] | None = None  # what its return statements return (functions of one result)
     # What the body names: (unit, name) a plain function of that unit, (None, name) a method, (ANY, name) either.
     refs: set[tuple[str | None, str]] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)

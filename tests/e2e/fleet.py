@@ -172,7 +172,9 @@ class SimulatedService:
         """One series for every value Shannon writes of every label (the others at their healthy value), so
         every query that selects a value Shannon writes finds a series: counters at 0, gauges at 1."""
         for name, family in self.families.items():
-            combos = [{}] if not family.labels else [
+            # Histograms only where traffic goes: a histogram with one observation and no traffic since has no
+            # quantile (NaN), which a long-term store drops and Prometheus keeps, and shows nothing anyway.
+            combos = [{}] if not family.labels or family.type == "histogram" else [
                 {label: value} for label in sorted(family.labels) for value in shannon.values(family, label)]
             for combo in combos:
                 child = self.child(name, **combo)
@@ -330,7 +332,7 @@ class Fleet:
         evaluated = lookups * 0.1
         misses = evaluated + errors
         hits = max(0.0, lookups - misses)
-        mode = "dry-run" if f.kill_switch else "enforce"
+        mode = "dry-run"  # Shannon's default policy mode (config/shannon.yaml); the kill switch forces it too
         routing = "emergency_kill_switch" if f.kill_switch else "percentage_rollout"
         s.inc("shannon_policy_cache_hits_total", hits, effective_mode="dry-run")
         s.inc("shannon_policy_cache_misses_total", misses, effective_mode="dry-run")

@@ -219,7 +219,7 @@ def _rendered_remote_writes(stack: Stack) -> list[dict[str, Any]]:
     return yaml.safe_load((stack.work / "render/prometheus/prometheus.yml").read_text())["remote_write"]
 
 
-SERIES = ('up{job="orchestrator"}', 'shannon_tasks_submitted_total{job="orchestrator"}',
+SERIES = ('up{job="orchestrator"}', 'shannon_grpc_requests_total{job="orchestrator", method="SubmitTask"}',
           'job:shannon_requests:rate5m')
 
 
