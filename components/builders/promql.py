@@ -95,3 +95,77 @@ def range_windows(expr: str) -> Iterator[tuple[str, float]]:
 
     promql_parser.walk(parse(expr), visit)
     yield from found
+
+
+_TOKEN = re.compile(r"""
+    (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
+  | (?P<comment>\#[^\n]*)
+  | (?P<number>(?:0x[0-9a-fA-F]+|[0-9][0-9a-zA-Z_.]*))
+  | (?P<ident>[A-Za-z_:][A-Za-z0-9_:]*)
+  | (?P<space>\s+)
+  | (?P<other>.)
+""", re.X | re.S)
+_KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
+                       "offset", "inf", "nan", "atan2", "start", "end"})
+_LABEL_LISTS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right"})
+
+
+def with_matcher(expr: str, label: str, op: str, value: str) -> str:
+    """`expr` with `label<op>"value"` added to every vector selector that has no matcher on `label`.
+
+    A token-level rewrite (selectors are identifiers not followed by `(`, or brace blocks), checked against
+    the parser: the result must parse, and its every selector must carry the matcher.
+    """
+    tokens = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(expr)]
+    matcher = f'{label}{op}"{value}"'
+    out: list[str] = []
+    i, depth_list = 0, False
+    while i < len(tokens):
+        kind, text = tokens[i]
+        nxt = next((t for t in tokens[i + 1:] if t[0] not in ("space", "comment")), ("", ""))
+        if text == "$":  # a Grafana variable, $name or ${name}: not a selector
+            out.append(text)
+            if i + 1 < len(tokens) and tokens[i + 1][1] == "{":
+                while tokens[i][1] != "}":
+                    i += 1
+                    out.append(tokens[i][1])
+            elif i + 1 < len(tokens) and tokens[i + 1][0] == "ident":
+                i += 1
+                out.append(tokens[i][1])
+        elif kind == "ident" and text.lower() in _LABEL_LISTS and nxt[1] == "(":
+            depth_list = True  # the next parenthesised list holds label names, not selectors
+            out.append(text)
+        elif depth_list and text == ")":
+            depth_list = False
+            out.append(text)
+        elif depth_list or kind != "ident" and text != "{":
+            out.append(text)
+        elif kind == "ident" and (text.lower() in _KEYWORDS or nxt[1] == "(" or nxt[1].lower() in ("by", "without")):
+            out.append(text)
+        elif kind == "ident" and nxt[1] != "{":
+            out.append(f"{text}{{{matcher}}}")
+        else:
+            # A brace block, after a metric name or alone: copy it, adding the matcher unless the label is there.
+            if kind == "ident":
+                out.append(text)
+                while tokens[i + 1][1] != "{":
+                    i += 1
+                    out.append(tokens[i][1])
+                i += 1
+            block: list[tuple[str | None, str]] = []
+            i += 1
+            while tokens[i][1] != "}":
+                block.append(tokens[i])
+                i += 1
+            names = [t for j, (k, t) in enumerate(block) if k == "ident" and
+                     next((b[1] for b in block[j + 1:] if b[0] != "space"), "") in ("=", "!")]
+            body = "".join(t for _, t in block).strip().rstrip(",")
+            if label not in names:
+                body = f"{matcher}, {body}" if body else matcher
+            out.append("{" + body + "}")
+        i += 1
+    result = "".join(out)
+    for sel in selectors(substitute(result)):
+        if not any(m[0] == label for m in sel.matchers):
+            raise ValueError(f"could not add {matcher} to every selector of {expr!r}")
+    return result
