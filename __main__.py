@@ -18,9 +18,9 @@ from components.builders.dashboards import DashboardError
 from components.builders.rules import RuleFileError
 from components.settings import (
     PROJECT,
-    SECRETS,
     SettingsError,
     StackSettings,
+    is_secret_key,
     load_settings,
     misspelled_namespace_problems,
     plain_credential_problem,
@@ -47,7 +47,7 @@ def _project_config() -> dict[str, Any]:
     values: dict[str, Any] = {}
     for full_key, value in _engine_config().items():
         namespace, _, key = full_key.partition(":")
-        if namespace != PROJECT or key in SECRETS:
+        if namespace != PROJECT or is_secret_key(key):
             continue
         if isinstance(value, str) and value[:1] in ("{", "["):
             # Structured config arrives JSON-encoded; a plain string may look alike ("[prod]").
@@ -58,7 +58,8 @@ def _project_config() -> dict[str, Any]:
 
 
 def _secrets_present() -> set[str]:
-    return {key for key in SECRETS if pulumi.runtime.config.get_config(f"{PROJECT}:{key}") is not None}
+    keys = {str(k).partition(":")[2] for k in _engine_config() if str(k).partition(":")[0] == PROJECT}
+    return {key for key in keys if is_secret_key(key) and pulumi.runtime.config.get_config(f"{PROJECT}:{key}") is not None}
 
 
 def main() -> None:
@@ -74,7 +75,7 @@ def main() -> None:
         if plain := sorted(k for k in present if not _is_secret(k)):
             raise SettingsError(stack, [plain_credential_problem(key, stack) for key in plain])
         settings_keys = {k.partition(":")[2] for k in every_key if k.partition(":")[0] == PROJECT}
-        if secret_settings := sorted(k for k in settings_keys - set(SECRETS) if _is_secret(k)):
+        if secret_settings := sorted(k for k in settings_keys if not is_secret_key(k) and _is_secret(k)):
             raise SettingsError(stack, [secret_setting_problem(key, stack) for key in secret_settings])
         settings: StackSettings = load_settings(stack, _project_config(), secrets_present=present)
         secrets = {key: config.require_secret(key) for key in used_secrets(settings, present)}

@@ -13,6 +13,7 @@ from components.builders.prometheus import (
     DATA_DIR,
     prometheus_args,
     remote_write_secret_files,
+    sigv4_secret_env,
 )
 from components.platform import Backend, DataVolume, HttpProbe, KubernetesBackend, Port, Workload
 from components.settings import StackSettings
@@ -67,6 +68,7 @@ class Prometheus(pulumi.ComponentResource):
             secret_dir=s.prometheus.secrets_dir if remote_write_secret_files(s) else None,
             secret_files={file: pulumi.Output.secret(args.secrets[key])
                           for key, file in remote_write_secret_files(s).items()},
+            secret_env={var: pulumi.Output.secret(args.secrets[key]) for var, key in sigv4_secret_env(s).items()},
             data=DataVolume(DATA_DIR, s.prometheus.volume_size),
             pod_name_env="POD_NAME",
             needs_api_token=isinstance(args.platform, KubernetesBackend),

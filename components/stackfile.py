@@ -10,9 +10,9 @@ import yaml
 
 from components.settings import (
     PROJECT,
-    SECRETS,
     SettingsError,
     StackSettings,
+    is_secret_key,
     load_settings,
     misspelled_namespace_problems,
     plain_credential_problem,
@@ -75,7 +75,7 @@ def read_stack_config(path: Path) -> tuple[dict[str, Any], set[str]]:
     if typos:
         raise SettingsError(stack, typos, source=_shown(path))
     plain = sorted(str(k).partition(":")[2] for k, v in config.items() if str(k).partition(":")[0] == PROJECT
-                   and str(k).partition(":")[2] in SECRETS and not _is_secure(v))
+                   and is_secret_key(str(k).partition(":")[2]) and not _is_secure(v))
     if plain:
         raise SettingsError(stack, [plain_credential_problem(key, stack) for key in plain], source=_shown(path))
     values: dict[str, Any] = {}

@@ -16,9 +16,9 @@ import yaml
 from components import capacity
 from components.builders.artifacts import build_artifacts
 from components.builders.grafana import build_datasources_provisioning
-from components.builders.prometheus import build_prometheus_config, ha_relabelings
+from components.builders.prometheus import build_prometheus_config, ha_relabelings, remote_write_secret_files, sigv4_secret_env
 from components.render import main as render_main
-from components.settings import SettingsError, load_settings
+from components.settings import SettingsError, load_settings, required_secrets
 from components.stackfile import REPO, load_stack
 from tests.conftest import TEST_SECRETS, StackRun, edited_stack_file, run_stack, tool
 from tests.relabel import relabel
@@ -27,8 +27,8 @@ from tests.test_kubernetes_schema import strict_failures
 PROD = {k.partition(":")[2]: v for k, v in yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())["config"].items()}
 
 
-def _with_targets(*targets: dict[str, Any], replicas: int = 2) -> Any:
-    prom = {**PROD["prometheus"], "replicas": replicas, "remoteWrite": list(targets)}
+def _with_targets(*targets: dict[str, Any], replicas: int = 2, cluster: str = "eu-west-1-prod") -> Any:
+    prom = {**PROD["prometheus"], "replicas": replicas, "remoteWrite": list(targets), "cluster": cluster}
     return load_settings("prod", {**PROD, "prometheus": prom}, require_secrets=False)
 
 
@@ -52,6 +52,9 @@ def longterm_run() -> StackRun:
       "queryUrl": "http://vmselect:8481/select/7:1/prometheus"},
      "http://vminsert:8480/insert/7:1/prometheus/api/v1/write", {}),
     ({"url": "https://receiver.example.com/push"}, "https://receiver.example.com/push", {}),
+    # Grafana Cloud's documented Mimir endpoint (Cortex's legacy push path, which Mimir serves).
+    ({"url": "https://prometheus-prod-01-eu-west-0.grafana.net/api/prom/push", "kind": "mimir", "tenant": "123456"},
+     "https://prometheus-prod-01-eu-west-0.grafana.net/api/prom/push", {"X-Scope-OrgID": "123456"}),
 ])
 def test_each_kind_sets_path_and_tenant(target: dict[str, Any], url: str, headers: dict[str, str]):
     """The kind adds its store's write path to a base URL and puts the tenant where that store reads it."""
@@ -86,11 +89,76 @@ def test_kind_specific_mistakes_get_one_clear_message(target: dict[str, Any], ke
     assert problem.key == key and fragment in problem.message, problem
 
 
-def test_two_authenticated_targets_are_refused():
-    """Credentials are one secret per stack: a second authenticated target is refused, naming it."""
-    with pytest.raises(SettingsError, match=r"remoteWrite\[1\]\.auth"):
-        _with_targets({"url": "https://a.example.com", "kind": "mimir", "name": "a", "auth": "basic", "username": "u"},
-                      {"url": "https://b.example.com", "kind": "mimir", "name": "b", "auth": "bearer"})
+def test_two_authenticated_targets_name_their_own_secrets():
+    """Two targets with the same kind of credential on the default key are refused, naming the key to set; with a
+    key each (or the same key named in both, shared on purpose) both authenticate, each from its own file."""
+    a = {"url": "https://a.example.com", "kind": "mimir", "name": "a", "auth": "basic", "username": "u"}
+    b = {"url": "https://b.example.com", "kind": "mimir", "name": "b", "auth": "basic", "username": "v"}
+    with pytest.raises(SettingsError, match=r"remoteWrite\[1\]\.secretKeys\.password.*remoteWrite\[0\] already uses"):
+        _with_targets(a, b)
+    settings = _with_targets(a, {**b, "secretKeys": {"password": "remoteWriteBPassword"}})
+    first, second = build_prometheus_config(settings)["remote_write"]
+    assert first["basic_auth"]["password_file"] == "/etc/prometheus-secrets/remote-write-password"
+    assert second["basic_auth"]["password_file"] == "/etc/prometheus-secrets/remote-write-b-password"
+    assert [k for k in required_secrets(settings) if k.startswith("remoteWrite")] == [
+        "remoteWritePassword", "remoteWriteBPassword"]
+    assert remote_write_secret_files(settings) == {"remoteWriteBPassword": "remote-write-b-password",
+                                                   "remoteWritePassword": "remote-write-password"}
+    shared = {"secretKeys": {"password": "remoteWriteSharedPassword"}}
+    assert _with_targets({**a, **shared}, {**b, **shared})  # named in both: shared on purpose
+    with pytest.raises(SettingsError, match=r"secretKeys\.password: .*is not a remote-write secret key"):
+        _with_targets({**a, "secretKeys": {"password": "password"}})
+
+
+def test_oauth2_sigv4_and_client_certificates_stay_out_of_prometheus_yml(tmp_path: Path):
+    """OAuth 2 client credentials, AWS sigv4 and client certificates: secrets are files (oauth2, TLS) or the AWS
+    environment (sigv4, or the pod's role), never values in prometheus.yml, which promtool accepts."""
+    settings = _with_targets(
+        {"url": "https://mimir.example.com", "kind": "mimir", "name": "idp", "auth": "oauth2",
+         "oauth2": {"clientId": "shannon", "tokenUrl": "https://idp.example.com/token", "scopes": ["write"]},
+         "tls": {"clientCertFromSecret": True}},
+        {"url": "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write", "name": "amp",
+         "auth": "sigv4", "sigv4": {"region": "eu-west-1", "credentialsFromSecrets": True}},
+        {"url": "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-2/api/v1/remote_write", "name": "amp2",
+         "auth": "sigv4", "sigv4": {"region": "eu-west-1", "roleArn": "arn:aws:iam::123456789012:role/amp-writer"}})
+    config = build_prometheus_config(settings)
+    idp, amp, amp2 = config["remote_write"]
+    assert idp["oauth2"] == {"client_id": "shannon", "client_secret_file": "/etc/prometheus-secrets/remote-write-oauth2-client-secret",
+                             "token_url": "https://idp.example.com/token", "scopes": ["write"]}
+    assert idp["tls_config"] == {"cert_file": "/etc/prometheus-secrets/remote-write-client-cert",
+                                 "key_file": "/etc/prometheus-secrets/remote-write-client-key"}
+    assert amp["sigv4"] == {"region": "eu-west-1"} and amp2["sigv4"]["role_arn"].endswith("role/amp-writer")
+    assert sigv4_secret_env(settings) == {"AWS_ACCESS_KEY_ID": "remoteWriteSigv4AccessKey",
+                                          "AWS_SECRET_ACCESS_KEY": "remoteWriteSigv4SecretKey"}
+    assert "remoteWriteSigv4SecretKey" not in remote_write_secret_files(settings)
+    assert {"remoteWriteOauth2ClientSecret", "remoteWriteClientCert", "remoteWriteClientKey",
+            "remoteWriteSigv4AccessKey", "remoteWriteSigv4SecretKey"} <= set(required_secrets(settings))
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    (tmp_path / "rules").mkdir()
+    check = subprocess.run([tool("promtool"), "check", "config", "--syntax-only", str(path)], capture_output=True,
+                           text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    with pytest.raises(SettingsError, match=r"remoteWrite\[0\]\.oauth2: auth oauth2 needs its oauth2 block"):
+        _with_targets({"url": "https://m.example.com", "kind": "mimir", "auth": "oauth2"})
+
+
+def test_exemplars_go_where_the_store_keeps_them():
+    """send_exemplars is on for Mimir, Cortex and Thanos when Prometheus stores exemplars (Tempo's generator), off
+    for VictoriaMetrics and generic stores, and a setting wins."""
+    kinds = [{"url": "http://m:8080", "kind": "mimir", "name": "m"}, {"url": "http://vm:8428", "kind": "victoriametrics"},
+             {"url": "http://t:19291", "kind": "thanos", "queryUrl": "http://q:9090", "name": "t"},
+             {"url": "http://g:1/w", "name": "g", "sendExemplars": True}]
+    entries = build_prometheus_config(_with_targets(*kinds))["remote_write"]
+    assert [e.get("send_exemplars", False) for e in entries] == [True, False, True, True]
+
+
+def test_remote_write_needs_a_cluster_identity():
+    """Remote write without prometheus.cluster is refused, naming the key: two clusters of one environment writing
+    one store would be one HA group and their series would collide."""
+    with pytest.raises(SettingsError, match=r"prometheus\.cluster: remote write needs this Prometheus's cluster identity"):
+        load_settings("prod", {**PROD, "prometheus": {**PROD["prometheus"], "remoteWrite": [
+            {"url": "https://mimir.example.com", "kind": "mimir"}]}}, require_secrets=False)
 
 
 def test_credentials_are_files_and_secret_required():
@@ -101,30 +169,30 @@ def test_credentials_are_files_and_secret_required():
     assert entry["basic_auth"] == {"username": "u", "password_file": "/etc/prometheus-secrets/remote-write-password"}
     assert entry["tls_config"] == {"ca_file": "/etc/prometheus-secrets/remote-write-ca.pem", "server_name": "mimir.internal"}
     with pytest.raises(SettingsError) as error:
-        load_settings("prod", {**PROD, "prometheus": {**PROD["prometheus"], "remoteWrite": [
+        load_settings("prod", {**PROD, "prometheus": {**PROD["prometheus"], "cluster": "eu-west-1-prod", "remoteWrite": [
             {"url": "https://mimir.example.com", "kind": "mimir", "auth": "bearer"}]}},
             secrets_present={"pagerdutyRoutingKey", "slackApiUrl", "postgresDsn", "redisAddr", "deadmanUrl"})
     assert [p.key for p in error.value.missing_secrets] == ["remoteWriteToken"]
     assert "pulumi config set --secret remoteWriteToken" in str(error.value)
 
 
-def _store_view(settings: Any, entry: dict[str, Any], replica: str) -> dict[str, str] | None:
-    """The labels a sample of job orchestrator carries in the store: series labels, then the external labels,
-    then write_relabel_configs (the order Prometheus's queue manager applies them)."""
+def _store_view(settings: Any, entry: dict[str, Any], replica: str, **series: str) -> dict[str, str] | None:
+    """The labels a sample of job orchestrator carries in the store: series labels, then the external labels
+    where the series lacks them, then write_relabel_configs (the order Prometheus's queue manager applies them)."""
     external = build_prometheus_config(settings)["global"]["external_labels"]
-    labels = {"__name__": "up", "job": "orchestrator", "instance": "10.0.0.7:2112",
-              **{k: (replica if v == "${POD_NAME}" else v) for k, v in external.items()}}
+    labels = {"__name__": "up", "job": "orchestrator", "instance": "10.0.0.7:2112", **series}
+    labels.update({k: (replica if v == "${POD_NAME}" else v) for k, v in external.items() if k not in labels})
     return relabel(labels, entry.get("write_relabel_configs", []), keep_internal=True)
 
 
 @pytest.mark.parametrize("kind,extra,expect", [
-    ("mimir", {}, {"cluster": "production", "__replica__": "prometheus-1"}),
-    ("cortex", {}, {"cluster": "production", "__replica__": "prometheus-1"}),
+    ("mimir", {}, {"cluster": "eu-west-1-prod", "__replica__": "prometheus-1"}),
+    ("cortex", {}, {"cluster": "eu-west-1-prod", "__replica__": "prometheus-1"}),
     ("victoriametrics", {}, {}),
     ("thanos", {"queryUrl": "http://q:9090"}, {"replica": "prometheus-1"}),
 ])
 def test_ha_pair_gets_the_labels_each_store_deduplicates_on(kind: str, extra: dict[str, Any], expect: dict[str, str]):
-    """With two replicas, what reaches each kind of store: Mimir/Cortex get cluster=<environment> and
+    """With two replicas, what reaches each kind of store: Mimir/Cortex get cluster=<prometheus.cluster> and
     __replica__=<pod> (their HA tracker's labels) and no `replica`; VictoriaMetrics gets the two replicas'
     series identical (its -dedup.minScrapeInterval keeps one sample per interval); Thanos keeps `replica`
     for the querier's --query.replica-label."""
@@ -147,7 +215,47 @@ def test_user_relabelings_come_before_the_ha_labels():
     drop = {"action": "drop", "source_labels": ["__name__"], "regex": "go_.*"}
     settings = _with_targets({"url": "https://m.example.com", "kind": "mimir", "writeRelabelConfigs": [drop]})
     (entry,) = build_prometheus_config(settings)["remote_write"]
-    assert entry["write_relabel_configs"][0] == drop and len(entry["write_relabel_configs"]) == 4
+    assert entry["write_relabel_configs"][0] == drop and len(entry["write_relabel_configs"]) == 3
+
+
+def _ha_tracker(samples: list[dict[str, str]]) -> set[tuple[tuple[str, str], ...]]:
+    """What Mimir's HA tracker stores (distributor ha_tracker, defaults ha_cluster_label=cluster,
+    ha_replica_label=__replica__): per cluster, the samples of one elected replica (the first seen), with
+    __replica__ removed."""
+    elected: dict[str, str] = {}
+    out = set()
+    for sample in samples:
+        cluster, replica = sample.get("cluster", ""), sample.get("__replica__", "")
+        if elected.setdefault(cluster, replica) == replica:
+            out.add(tuple(sorted((k, v) for k, v in sample.items() if k != "__replica__")))
+    return out
+
+
+def test_two_clusters_of_one_environment_are_two_ha_groups():
+    """Two clusters of one environment, two replicas each, writing one Mimir tenant: four distinct series reach
+    the store, and its HA tracker keeps two (one per cluster), told apart by `cluster`. With the old identity (the
+    environment) both clusters were one HA group and one cluster's samples were dropped."""
+    target = {"url": "https://mimir.example.com", "kind": "mimir", "tenant": "shannon"}
+    sent = []
+    for cluster in ("eu-west-1-prod", "us-east-1-prod"):
+        settings = _with_targets(target, cluster=cluster)
+        assert settings.environment_label == "production"
+        (entry,) = build_prometheus_config(settings)["remote_write"]
+        sent += [_store_view(settings, entry, f"prometheus-{i}") for i in range(2)]
+    assert len({tuple(sorted(s.items())) for s in sent if s}) == 4
+    stored = _ha_tracker([s for s in sent if s])
+    assert len(stored) == 2 and {dict(s)["cluster"] for s in stored} == {"eu-west-1-prod", "us-east-1-prod"}
+
+
+def test_a_series_own_cluster_label_is_kept():
+    """The `cluster` external label is added only to series without one (Prometheus's external-label rule): a
+    series that already names its cluster keeps it."""
+    settings = _with_targets({"url": "https://mimir.example.com", "kind": "mimir"})
+    (entry,) = build_prometheus_config(settings)["remote_write"]
+    own = _store_view(settings, entry, "prometheus-0", cluster="edge-7")
+    plain = _store_view(settings, entry, "prometheus-0")
+    assert own is not None and plain is not None
+    assert own["cluster"] == "edge-7" and plain["cluster"] == "eu-west-1-prod"
 
 
 def test_queue_follows_the_capacity_model_and_overrides():

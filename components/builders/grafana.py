@@ -13,7 +13,7 @@ import io
 from typing import Any
 
 from components import defaults
-from components.builders.prometheus import REMOTE_WRITE_FILES
+from components.builders.prometheus import remote_write_file
 from components.settings import StackSettings
 from components.topology import Topology
 
@@ -132,7 +132,9 @@ def longterm_datasources(settings: StackSettings) -> list[dict[str, Any]]:
     dashboards' `datasource` variable; the local Prometheus stays the default (and the 200 ms panel budget's)."""
     out = []
     for target in settings.prometheus.remote_write:
-        if target.read_url is None:
+        # Grafana's Prometheus datasource has no OAuth 2 client credentials, and AWS signing needs Grafana's own
+        # AWS setup (auth.sigv4_auth_enabled): such stores are added in Grafana by hand (README "Long-term storage").
+        if target.read_url is None or target.auth in ("oauth2", "sigv4"):
             continue
         json_data: dict[str, Any] = {"timeInterval": settings.prometheus.scrape_interval, "httpMethod": "POST",
                                      "prometheusType": _GRAFANA_TYPE[target.kind]}
@@ -143,7 +145,7 @@ def longterm_datasources(settings: StackSettings) -> list[dict[str, Any]]:
         from_secrets: dict[str, tuple[str, str]] = {}
         headers = dict(target.headers)
         if target.auth == "bearer":
-            from_secrets[f"httpHeaderValue{len(headers) + 1}"] = ("remoteWriteToken", "Bearer ")
+            from_secrets[f"httpHeaderValue{len(headers) + 1}"] = (target.secret_keys.token, "Bearer ")
             headers["Authorization"] = ""
         for i, (header, value) in enumerate(headers.items(), start=1):
             json_data[f"httpHeaderName{i}"] = header
@@ -155,7 +157,7 @@ def longterm_datasources(settings: StackSettings) -> list[dict[str, Any]]:
         if target.auth == "basic":
             ds["basicAuth"] = True
             ds["basicAuthUser"] = target.username
-            from_secrets["basicAuthPassword"] = ("remoteWritePassword", "")
+            from_secrets["basicAuthPassword"] = (target.secret_keys.password, "")
         if target.tls is not None:
             if target.tls.insecure_skip_verify:
                 json_data["tlsSkipVerify"] = True
@@ -163,7 +165,11 @@ def longterm_datasources(settings: StackSettings) -> list[dict[str, Any]]:
                 json_data["serverName"] = target.tls.server_name
             if target.tls.ca_from_secret:
                 json_data["tlsAuthWithCACert"] = True
-                from_secrets["tlsCACert"] = ("remoteWriteCa", "")
+                from_secrets["tlsCACert"] = (target.secret_keys.ca, "")
+            if target.tls.client_cert_from_secret:
+                json_data["tlsAuth"] = True
+                from_secrets["tlsClientCert"] = (target.secret_keys.client_cert, "")
+                from_secrets["tlsClientKey"] = (target.secret_keys.client_key, "")
         ds["jsonData"] = json_data
         if secure:
             ds["secureJsonData"] = secure
@@ -176,7 +182,7 @@ def longterm_datasources(settings: StackSettings) -> list[dict[str, Any]]:
 def datasource_secret_files(datasources: list[dict[str, Any]]) -> dict[str, str]:
     """Secret config key -> file name, for every secret a datasource reads (files mode)."""
     keys = {key for ds in datasources for key, _ in ds.get(SECRETS_KEY, {}).values()}
-    return {key: REMOTE_WRITE_FILES[key] for key in sorted(keys)}
+    return {key: remote_write_file(key) for key in sorted(keys)}
 
 
 def _escape_dollars(value: Any) -> Any:
@@ -208,7 +214,7 @@ def datasources_provisioning(datasources: list[dict[str, Any]], prune: bool = Tr
         # file is mounted from a Secret, so this file holds no credential.
         for field_name, (key, prefix) in ds.get(SECRETS_KEY, {}).items():
             entry.setdefault("secureJsonData", {})[field_name] = \
-                f"{prefix}$__file{{{SECRETS_DIR}/{REMOTE_WRITE_FILES[key]}}}"
+                f"{prefix}$__file{{{SECRETS_DIR}/{remote_write_file(key)}}}"
         out["datasources"].append(entry)
     return out
 

@@ -8,6 +8,7 @@ container names on the configured network.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,9 +21,16 @@ DATA_DIR = "/prometheus"
 RULES_GLOB = "rules/*.yml"
 # Remote-write credentials: secret config key -> file name in prometheus.secretsDir (mounted from a
 # Secret beside the config mount, not inside it: a mount point inside a read-only ConfigMap volume
-# cannot be made).
+# cannot be made). Other keys (a target's own secretKeys) are named after the key: remote-write-<rest>.
 REMOTE_WRITE_FILES = {"remoteWritePassword": "remote-write-password", "remoteWriteToken": "remote-write-token",
                       "remoteWriteCa": "remote-write-ca.pem"}
+# sigv4 has no credentials file: Prometheus reads the AWS chain, these variables first.
+SIGV4_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+def remote_write_file(key: str) -> str:
+    """The file a remote-write credential is mounted as."""
+    return REMOTE_WRITE_FILES.get(key) or re.sub(r"(?<!^)(?=[A-Z])", "-", key).lower()
 
 
 @dataclass(frozen=True)
@@ -130,15 +138,15 @@ def _scrape_config(job: ScrapeJob, topo: Topology) -> dict[str, Any]:
 def ha_relabelings(settings: StackSettings, target: RemoteWriteTarget) -> list[dict[str, Any]]:
     """What each kind of store needs to deduplicate the HA pair's two copies of every series.
 
-    mimir, cortex: the HA tracker keeps one replica per `cluster` and drops `__replica__` (its
-    defaults ha_cluster_label/ha_replica_label; enable accept_ha_samples on the store).
+    mimir, cortex: the HA tracker keeps one replica per `cluster` (the external label,
+    prometheus.cluster) and drops `__replica__` (its defaults ha_cluster_label/ha_replica_label;
+    enable accept_ha_samples for the tenant on the store, or both replicas are stored).
     victoriametrics: both replicas write identical series (no `replica`), and the store keeps one
     sample per -dedup.minScrapeInterval (set it to the scrape interval).
     thanos, generic: `replica` stays; the querier deduplicates (Thanos Query --query.replica-label=replica).
     """
     if target.kind in ("mimir", "cortex"):
-        return [{"target_label": "cluster", "replacement": settings.environment_label},
-                {"source_labels": ["replica"], "target_label": "__replica__"},
+        return [{"source_labels": ["replica"], "target_label": "__replica__"},
                 {"action": "labeldrop", "regex": "replica"}]
     if target.kind == "victoriametrics":
         return [{"action": "labeldrop", "regex": "replica"}]
@@ -151,25 +159,40 @@ def remote_write_config(settings: StackSettings, target: RemoteWriteTarget) -> d
 
     queue = remote_write_queue(settings.prometheus.expected_series, settings.prometheus.scrape_interval).queue_config()
     queue.update(target.queue.model_dump(exclude_none=True))  # field names are Prometheus's keys
-    secrets_dir = settings.prometheus.secrets_dir
+    secrets_dir, keys = settings.prometheus.secrets_dir, target.secret_keys
+    path = lambda key: f"{secrets_dir}/{remote_write_file(key)}"  # noqa: E731
     entry: dict[str, Any] = {"name": target.queue_name, "url": target.write_url}
     if target.headers:
         entry["headers"] = target.headers
     if target.auth == "basic":
-        entry["basic_auth"] = {"username": target.username,
-                               "password_file": f"{secrets_dir}/{REMOTE_WRITE_FILES['remoteWritePassword']}"}
+        entry["basic_auth"] = {"username": target.username, "password_file": path(keys.password)}
     elif target.auth == "bearer":
-        entry["authorization"] = {"type": "Bearer",
-                                  "credentials_file": f"{secrets_dir}/{REMOTE_WRITE_FILES['remoteWriteToken']}"}
+        entry["authorization"] = {"type": "Bearer", "credentials_file": path(keys.token)}
+    elif target.auth == "oauth2" and target.oauth2 is not None:
+        oauth2: dict[str, Any] = {"client_id": target.oauth2.client_id,
+                                  "client_secret_file": path(keys.oauth2_client_secret),
+                                  "token_url": target.oauth2.token_url}
+        if target.oauth2.scopes:
+            oauth2["scopes"] = list(target.oauth2.scopes)
+        if target.oauth2.endpoint_params:
+            oauth2["endpoint_params"] = dict(target.oauth2.endpoint_params)
+        entry["oauth2"] = oauth2
+    elif target.auth == "sigv4" and target.sigv4 is not None:
+        entry["sigv4"] = {"region": target.sigv4.region, **({"role_arn": target.sigv4.role_arn}
+                                                             if target.sigv4.role_arn else {})}
     if target.tls is not None:
         tls: dict[str, Any] = {}
         if target.tls.ca_from_secret:
-            tls["ca_file"] = f"{secrets_dir}/{REMOTE_WRITE_FILES['remoteWriteCa']}"
+            tls["ca_file"] = path(keys.ca)
+        if target.tls.client_cert_from_secret:
+            tls["cert_file"], tls["key_file"] = path(keys.client_cert), path(keys.client_key)
         if target.tls.server_name:
             tls["server_name"] = target.tls.server_name
         if target.tls.insecure_skip_verify:
             tls["insecure_skip_verify"] = True
         entry["tls_config"] = tls
+    if target.exemplars(exemplars_stored(settings)):
+        entry["send_exemplars"] = True
     relabel = list(target.write_relabel_configs) + ha_relabelings(settings, target)
     if relabel:
         entry["write_relabel_configs"] = relabel
@@ -177,11 +200,25 @@ def remote_write_config(settings: StackSettings, target: RemoteWriteTarget) -> d
     return entry
 
 
+def exemplars_stored(settings: StackSettings) -> bool:
+    """Prometheus keeps exemplars when Tempo's metrics-generator writes them (exemplar storage is on then)."""
+    return settings.tempo.enabled and settings.tempo.metrics_generator
+
+
 def remote_write_secret_files(settings: StackSettings) -> dict[str, str]:
-    """Secret config key -> file name, for the remote-write credentials this stack mounts."""
-    keys = {t.secret_key for t in settings.prometheus.remote_write if t.secret_key}
-    keys |= {"remoteWriteCa" for t in settings.prometheus.remote_write if t.tls is not None and t.tls.ca_from_secret}
-    return {key: REMOTE_WRITE_FILES[key] for key in sorted(keys)}
+    """Secret config key -> file name, for the remote-write credentials this stack mounts (sigv4's are environment)."""
+    env = set(sigv4_secret_env(settings).values())
+    keys = {key for t in settings.prometheus.remote_write for key in t.secrets() if key not in env}
+    return {key: remote_write_file(key) for key in sorted(keys)}
+
+
+def sigv4_secret_env(settings: StackSettings) -> dict[str, str]:
+    """AWS environment variable -> secret config key, for a sigv4 target whose keys come from secrets."""
+    for target in settings.prometheus.remote_write:
+        if target.sigv4 is not None and target.sigv4.credentials_from_secrets:
+            return dict(zip(SIGV4_ENV, (target.secret_keys.sigv4_access_key, target.secret_keys.sigv4_secret_key),
+                            strict=True))
+    return {}
 
 
 def build_prometheus_config(settings: StackSettings) -> dict[str, Any]:
@@ -189,6 +226,9 @@ def build_prometheus_config(settings: StackSettings) -> dict[str, Any]:
     topo = Topology(settings)
     prom = settings.prometheus
     external_labels = {"monitor": defaults.MONITOR_LABEL, "environment": settings.environment_label}
+    if prom.cluster is not None:
+        # Added to every series that has no `cluster` of its own: a store shared by clusters tells them apart.
+        external_labels["cluster"] = prom.cluster
     if topo.kubernetes:
         # Distinguishes the HA replicas' series; Prometheus 3 expands ${POD_NAME} from the pod's env.
         external_labels["replica"] = "${POD_NAME}"

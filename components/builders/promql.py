@@ -138,9 +138,9 @@ def with_matcher(expr: str, label: str, op: str, value: str) -> str:
         elif depth_list and text == ")":
             depth_list = False
             out.append(text)
-        elif depth_list or kind != "ident" and text != "{":
-            out.append(text)
-        elif kind == "ident" and (text.lower() in _KEYWORDS or nxt[1] == "(" or nxt[1].lower() in ("by", "without")):
+        elif depth_list or (kind != "ident" and text != "{") or (
+                # a keyword, a function, or an aggregation with its grouping first (`sum by (job) (...)`)
+                kind == "ident" and (text.lower() in _KEYWORDS or nxt[1] == "(" or nxt[1].lower() in ("by", "without"))):
             out.append(text)
         elif kind == "ident" and nxt[1] != "{":
             out.append(f"{text}{{{matcher}}}")

@@ -33,20 +33,56 @@ from components.settings.problems import (
 from components.settings.prometheus import PrometheusSettings
 from components.settings.remote_write import RemoteWriteTarget, RemoteWriteTls
 from components.settings.rules import RulesSettings
-from components.settings.secrets import SECRETS, SecretSpec, required_secrets, used_secrets
+from components.settings.secrets import SECRETS, SecretSpec, is_secret_key, required_secrets, secret_spec, used_secrets
 from components.settings.shannon import RESERVED_JOBS, ScrapeTarget, ShannonSettings
 from components.settings.stack import StackSettings
 from components.settings.tempo import S3Settings, TempoSettings
 from components.settings.types import PROJECT, FieldProblemError, Model, Resources, default_resources
 
 __all__ = [
-    "OPERATOR_SELECTORS", "PROJECT", "RESERVED_JOBS", "SECRETS", "AlertmanagerSettings", "BlackboxExporter",
-    "DockerSettings", "Exporter", "ExportersSettings", "FieldProblemError", "GrafanaIngress", "GrafanaSettings",
-    "KubernetesSettings", "LabelSelector", "Model", "NodeExporter", "OperatorSelectors", "OperatorSettings",
-    "Problem", "PrometheusSettings", "Receiver", "Receivers", "RemoteWriteTarget", "RemoteWriteTls", "Resources",
-    "RouteTiming", "RulesSettings", "S3Settings", "ScrapeTarget", "SecretSpec", "SettingsError", "ShannonSettings",
-    "StackSettings", "TempoSettings", "default_resources", "load_settings", "misspelled_namespace",
-    "misspelled_namespace_problems", "plain_credential_problem", "required_secrets", "secret_setting_problem",
+    "OPERATOR_SELECTORS",
+    "PROJECT",
+    "RESERVED_JOBS",
+    "SECRETS",
+    "AlertmanagerSettings",
+    "BlackboxExporter",
+    "DockerSettings",
+    "Exporter",
+    "ExportersSettings",
+    "FieldProblemError",
+    "GrafanaIngress",
+    "GrafanaSettings",
+    "KubernetesSettings",
+    "LabelSelector",
+    "Model",
+    "NodeExporter",
+    "OperatorSelectors",
+    "OperatorSettings",
+    "Problem",
+    "PrometheusSettings",
+    "Receiver",
+    "Receivers",
+    "RemoteWriteTarget",
+    "RemoteWriteTls",
+    "Resources",
+    "RouteTiming",
+    "RulesSettings",
+    "S3Settings",
+    "ScrapeTarget",
+    "SecretSpec",
+    "SettingsError",
+    "ShannonSettings",
+    "StackSettings",
+    "TempoSettings",
+    "default_resources",
+    "is_secret_key",
+    "load_settings",
+    "misspelled_namespace",
+    "misspelled_namespace_problems",
+    "plain_credential_problem",
+    "required_secrets",
+    "secret_setting_problem",
+    "secret_spec",
     "used_secrets",
 ]
 
@@ -58,14 +94,14 @@ def load_settings(stack: str, values: Mapping[str, Any], *, secrets_present: set
     Raises SettingsError listing every invalid key and, when `require_secrets`,
     every required secret missing from `secrets_present`, each with its fix.
     """
-    plain = {k: v for k, v in values.items() if k not in SECRETS}
+    plain = {k: v for k, v in values.items() if not is_secret_key(k)}
     try:
         settings = StackSettings.model_validate({**plain, "stack": stack})
     except ValidationError as error:
         raise SettingsError(stack, _problems_from(error, stack)) from None
     if require_secrets:
         present = secrets_present or set()
-        missing = [SECRETS[k] for k in required_secrets(settings) if k not in present]
+        missing = [secret_spec(k) for k in required_secrets(settings) if k not in present]
         if missing:
             raise SettingsError(stack, [], [
                 Problem(s.key, s.description, f"pulumi config set --secret {s.key} {s.example} --stack {stack}")

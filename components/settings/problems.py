@@ -14,6 +14,7 @@ from pydantic import (
 
 from components.settings.secrets import (
     SECRETS,
+    secret_spec,
 )
 from components.settings.stack import (
     StackSettings,
@@ -56,7 +57,7 @@ def misspelled_namespace_problems(keys: list[str], stack: str) -> list[Problem]:
 
 def plain_credential_problem(key: str, stack: str) -> Problem:
     return Problem(key, "is a credential but is stored in plain text",
-                   f"pulumi config set --secret {key} {SECRETS[key].example} --stack {stack}")
+                   f"pulumi config set --secret {key} {secret_spec(key).example} --stack {stack}")
 
 
 def secret_setting_problem(key: str, stack: str) -> Problem:

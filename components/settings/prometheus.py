@@ -9,12 +9,14 @@ from pydantic import (
 
 from components import defaults
 from components.settings.remote_write import (
+    RemoteWriteSecretKeys,
     RemoteWriteTarget,
 )
 from components.settings.types import (
     Duration,
     FieldProblemError,
     HttpUrl,
+    LabelValue,
     Model,
     Port,
     PrometheusResources,
@@ -59,6 +61,10 @@ class PrometheusSettings(Model):
     expected_series: int = Field(
         100_000, ge=1, description="Active series the remote-write queues are sized for "
                                    "(python -m components.capacity --remote-write).")
+    cluster: LabelValue | None = Field(
+        None, description="This Prometheus's cluster identity: the `cluster` external label (added to series that lack "
+                          "one) and the HA group of mimir and cortex stores. Required with remoteWrite: two clusters "
+                          "writing one store or tenant must be told apart.", examples=["eu-west-1-prod"])
 
     @model_validator(mode="after")
     def _consistent(self) -> PrometheusSettings:
@@ -79,19 +85,36 @@ class PrometheusSettings(Model):
     @model_validator(mode="after")
     def _remote_writes_distinct(self) -> PrometheusSettings:
         names: dict[str, int] = {}
-        authenticated = None
+        users: dict[str, tuple[int, bool]] = {}  # secret key -> (target, named explicitly)
+        sigv4_env: tuple[int, tuple[str, str]] | None = None
         for i, target in enumerate(self.remote_write):
             if target.queue_name in names:
                 raise FieldProblemError(f"remoteWrite[{i}].name", f"{target.queue_name!r} is also remoteWrite"
                                         f"[{names[target.queue_name]}]'s name: queues need distinct names",
                                         example=f"{target.queue_name}-2")
             names[target.queue_name] = i
-            if target.auth != "none":
-                if authenticated is not None:
-                    raise FieldProblemError(f"remoteWrite[{i}].auth", "only one remote-write target per stack can "
-                                            "authenticate (its credential is secret remoteWritePassword or "
-                                            f"remoteWriteToken; remoteWrite[{authenticated}] has it)", example="none")
-                authenticated = i
+            explicit = {getattr(target.secret_keys, f) for f in target.secret_keys.model_fields_set}
+            for key in target.secrets():
+                if key in users and not (users[key][1] and key in explicit):
+                    field_name = next(n for n, v in target.secret_keys if v == key)
+                    alias = RemoteWriteSecretKeys.model_fields[field_name].alias
+                    raise FieldProblemError(
+                        f"remoteWrite[{i}].secretKeys.{alias}", f"remoteWrite[{users[key][0]}] already uses secret {key}: "
+                        "give this target's credential its own key (or name the same key in both targets' secretKeys "
+                        "to share it)", example=f"{key}{target.queue_name.title().replace('-', '').replace('.', '')}")
+                users.setdefault(key, (i, key in explicit))
+            if target.sigv4 is not None and target.sigv4.credentials_from_secrets:
+                keys = (target.secret_keys.sigv4_access_key, target.secret_keys.sigv4_secret_key)
+                if sigv4_env is not None and sigv4_env[1] != keys:
+                    raise FieldProblemError(f"remoteWrite[{i}].sigv4.credentialsFromSecrets", "sigv4 keys from secrets "
+                                            "are Prometheus's AWS environment, one per process; remoteWrite"
+                                            f"[{sigv4_env[0]}] sets them already: use the pod's IAM role here",
+                                            example="false")
+                sigv4_env = (i, keys)
+        if self.remote_write and self.cluster is None:
+            raise FieldProblemError("cluster", "remote write needs this Prometheus's cluster identity: the store tells "
+                                    "clusters (and a Mimir or Cortex HA pair's group) apart by it",
+                                    example="eu-west-1-prod")
         return self
 
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from components.settings.remote_write import SECRET_KEY
+
 if TYPE_CHECKING:
     from components.settings.stack import StackSettings
 
@@ -37,11 +39,30 @@ SECRETS: dict[str, SecretSpec] = {s.key: s for s in [
     SecretSpec("remoteWritePassword", "Password of the remote-write target with auth: basic (and of its long-term "
                                       "datasource)", "'<password>'"),
     SecretSpec("remoteWriteToken", "Bearer token of the remote-write target with auth: bearer", "'<token>'"),
+    SecretSpec("remoteWriteOauth2ClientSecret", "Client secret of the remote-write target with auth: oauth2",
+               "'<client secret>'"),
     SecretSpec("remoteWriteCa", "PEM CA bundle the remote-write store is verified against (tls.caFromSecret)",
                '"$(cat store-ca.pem)"'),
+    SecretSpec("remoteWriteClientCert", "PEM client certificate for the remote-write store (tls.clientCertFromSecret)",
+               '"$(cat client.crt)"'),
+    SecretSpec("remoteWriteClientKey", "PEM key of that client certificate (tls.clientCertFromSecret)",
+               '"$(cat client.key)"'),
+    SecretSpec("remoteWriteSigv4AccessKey", "AWS access key id for auth: sigv4 with sigv4.credentialsFromSecrets",
+               "'<access key id>'"),
+    SecretSpec("remoteWriteSigv4SecretKey", "AWS secret access key for auth: sigv4 with sigv4.credentialsFromSecrets",
+               "'<secret access key>'"),
     SecretSpec("s3AccessKey", "Access key of Tempo's object storage", "'<access key id>'"),
     SecretSpec("s3SecretKey", "Secret key of Tempo's object storage", "'<secret access key>'"),
 ]}
+
+
+def is_secret_key(key: str) -> bool:
+    """A credential's config key: one of SECRETS, or a remote-write target's own (remoteWrite.secretKeys)."""
+    return key in SECRETS or bool(SECRET_KEY.fullmatch(key))
+
+
+def secret_spec(key: str) -> SecretSpec:
+    return SECRETS.get(key) or SecretSpec(key, "Credential of a remote-write target (its secretKeys)", "'<value>'")
 
 
 def required_secrets(settings: StackSettings) -> list[str]:
@@ -57,10 +78,7 @@ def required_secrets(settings: StackSettings) -> list[str]:
     if settings.exporters.redis.enabled:
         needed.append("redisAddr")
     for target in settings.prometheus.remote_write:
-        if target.secret_key is not None:
-            needed.append(target.secret_key)
-        if target.tls is not None and target.tls.ca_from_secret and "remoteWriteCa" not in needed:
-            needed.append("remoteWriteCa")
+        needed += [key for key in target.secrets() if key not in needed]
     if settings.tempo.enabled and settings.tempo.storage == "s3":
         needed += ["s3AccessKey", "s3SecretKey"]
     if receivers.needs_deadman_secret:
