@@ -46,6 +46,8 @@ class OperatorResources(pulumi.ComponentResource):
             custom(f"rule-{obj['metadata']['name'].removeprefix('shannon-')}", obj)
         for obj in args.objects.get("ServiceMonitor", []):
             custom(f"monitor-{obj['metadata']['name'].removeprefix('shannon-')}", obj)
+        for obj in args.objects.get("ScrapeConfig", []):
+            custom(f"scrape-{obj['metadata']['name'].removeprefix('shannon-')}", obj)
         for obj in args.objects.get("ConfigMap", []):
             created.append(k8s.core.v1.ConfigMap(f"{name}-{obj['metadata']['name'].removeprefix('shannon-')}",
                                                  metadata=obj["metadata"], data=obj["data"], opts=child))

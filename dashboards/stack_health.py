@@ -70,6 +70,11 @@ def build() -> dict[str, Any]:
               "{{remote_name}} {{instance}}"),
         ], unit="s", w=8, description="Age of the newest delivered sample against the newest ingested. The WAL keeps "
                                       "about two hours."),
+        timeseries("HA Copies Stored per Cluster (choose the Long-term datasource)", [
+            q('count by (cluster) (count by (cluster, __replica__, replica) (up{job="orchestrator"}))', "{{cluster}}"),
+        ], w=8, description="On a long-term datasource: how many copies of each series the store keeps per cluster. "
+                           "1: the store deduplicates the HA pair. 2: it keeps both (Mimir, Cortex: the tenant's HA "
+                           "tracking, accept_ha_samples, is off; Thanos: deduplicated at query time, expected)."),
         timeseries("Pending Samples and Shards", [
             q('sum by (remote_name) (prometheus_remote_storage_samples_pending{job="prometheus"})', "pending {{remote_name}}"),
             q('max by (remote_name) (prometheus_remote_storage_shards{job="prometheus"})', "shards {{remote_name}}"),

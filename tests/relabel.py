@@ -2,7 +2,8 @@
 
 Used by the job-contract tests to derive, from the emitted ServiceMonitors alone, the labels
 each target ends up with. `operator_relabelings` transcribes, for one endpoint, the sequence
-`generateServiceMonitorConfig` builds in prometheus-operator v0.80.1 (pkg/prometheus/promcfg.go):
+`generateServiceMonitorConfig` builds in prometheus-operator v0.80.1 and v0.93.0 (pkg/prometheus/promcfg.go;
+without `port` or `targetPort` no port filter at all):
 the job-name temp label, selector keeps, port keep, node/pod/namespace/service/pod/container
 labels, the running-pod filter, job from the Service name (or jobLabel), the endpoint label, and
 then the endpoint's own relabelings, which therefore win.

@@ -115,9 +115,10 @@ def test_config_maps_and_secrets_validate_strictly(operator_run: StackRun):
 
 
 def test_prometheus_rules_hold_the_same_rules(operator_run: StackRun, operator_settings: Any):
-    """Every rule of the PrometheusRules is byte-for-byte a rule of the rendered prod rule files, in the group of
-    the same name; groups only add the namespace label and the evaluation interval; no prod rule is missing
-    except those selecting the operator's own components (jobs prometheus, alertmanager, grafana)."""
+    """Every rule of the PrometheusRules is a rule of the rendered prod rule files, in the group of the same name,
+    byte for byte but for its selectors scoped to Shannon's namespaces; every group adds the namespace label and
+    the evaluation interval; no prod rule is missing except those selecting the operator's own components (jobs
+    prometheus, alertmanager, grafana), the node rules (the cluster's nodes) and those the chart ships (LEFT_OUT)."""
     prod = load_stack("prod", REPO)[0]
     prod_groups = {g["name"]: g for data in build_rule_files(prod).values() for g in data["groups"]}
     seen: set[tuple[str, str]] = set()
@@ -126,14 +127,17 @@ def test_prometheus_rules_hold_the_same_rules(operator_run: StackRun, operator_s
             source = prod_groups[group["name"]]
             assert set(group) - set(source) <= {"labels", "interval"}
             assert group["interval"] == source.get("interval", operator_settings.prometheus.evaluation_interval)
-            if "labels" in group:
-                assert group["labels"] == {"namespace": operator_settings.kubernetes.namespace}
+            assert group["labels"] == {"namespace": operator_settings.kubernetes.namespace}
+            scoped = {yaml.safe_dump({**r, "expr": operator.scope(operator_settings, r["expr"])}): r
+                      for r in source["rules"]}
             for rule in group["rules"]:
-                assert yaml.safe_dump(rule) in {yaml.safe_dump(r) for r in source["rules"]}, rule
-                seen.add((group["name"], yaml.safe_dump(rule)))
+                assert yaml.safe_dump(rule) in scoped, rule
+                seen.add((group["name"], yaml.safe_dump(scoped[yaml.safe_dump(rule)])))
     missing = [(name, r) for name, g in prod_groups.items() for r in g["rules"] if (name, yaml.safe_dump(r)) not in seen]
+    assert missing
     for _, rule in missing:
-        assert promql.job_matchers(rule["expr"]) & operator.NOT_OURS or \
+        assert rule.get("alert") in operator.LEFT_OUT or "node-exporter" in promql.job_matchers(rule["expr"]) or \
+            promql.job_matchers(rule["expr"]) & operator.NOT_OURS or \
             promql.metric_names(rule["expr"]) & {"prometheus_config_last_reload_successful"} or \
             any(name.startswith(("prometheus_", "alertmanager_")) for name in promql.metric_names(rule["expr"])), rule
 
@@ -159,7 +163,8 @@ def _with_labels(series: str, extra: dict[str, str]) -> str:
 
 def test_promtool_checks_and_unit_tests_pass_on_the_custom_resources(operator_run: StackRun, tmp_path: Path):
     """`promtool check rules` accepts the groups taken out of the PrometheusRules, and every rules/tests case of
-    the rules they hold passes against them, its expected labels plus the namespace label the group adds."""
+    the rules they hold passes against them, its input series in Shannon's namespace and its expected labels plus
+    the namespace label the group adds."""
     rules_dir = tmp_path / "rules"
     (rules_dir / "tests").mkdir(parents=True)
     groups = _extracted_rule_files(operator_run, rules_dir)
@@ -175,7 +180,11 @@ def test_promtool_checks_and_unit_tests_pass_on_the_custom_resources(operator_ru
         if not data["rule_files"]:
             continue
         kept_tests = []
+        ns = {"namespace": operator_settings_of(operator_run).kubernetes.namespace}
         for test in data["tests"]:
+            # Shannon's series, as the scoped rules select them, come from Shannon's namespace.
+            for item in test.get("input_series", []):
+                item["series"] = _with_labels(item["series"], ns)
             test["alert_rule_test"] = [c for c in test.get("alert_rule_test", []) if c["alertname"] in alerts]
             for case in test["alert_rule_test"]:
                 for alert in case["exp_alerts"]:
@@ -187,7 +196,7 @@ def test_promtool_checks_and_unit_tests_pass_on_the_custom_resources(operator_ru
                     continue  # reads a record the operator stack leaves out
                 for sample in case.get("exp_samples", []):
                     extra = {k: v for name in names if name in records for k, v in records[name].items()}
-                    if extra and sample.get("labels"):
+                    if extra and sample.get("labels") and operator.keeps_label(case["expr"], "namespace"):
                         sample["labels"] = _with_labels(sample["labels"], extra)
                 exprs.append(case)
             test["promql_expr_test"] = exprs
@@ -200,6 +209,10 @@ def test_promtool_checks_and_unit_tests_pass_on_the_custom_resources(operator_ru
     result = subprocess.run([tool("promtool"), "test", "rules", *sorted(str(p) for p in (rules_dir / "tests").iterdir())],
                             capture_output=True, text=True, cwd=rules_dir / "tests")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def operator_settings_of(run: StackRun) -> Any:
+    return load_stack("operator", REPO)[0]
 
 
 def _input_names(test: dict[str, Any]) -> set[str]:
@@ -349,13 +362,16 @@ def _operator_targets(run: StackRun) -> dict[str, dict[str, str]]:
     for monitor in _custom(run, "ServiceMonitor"):
         endpoint = monitor["spec"]["endpoints"][0]
         service = endpoint["relabelings"][0]["regex"]
+        port = int(endpoint["relabelings"][1]["regex"].rsplit(":", 1)[1])
         namespace = monitor["spec"]["namespaceSelector"]["matchNames"][0]
-        labels = relabel(_meta_labels(service, namespace, endpoint["targetPort"]),
-                         operator_relabelings(monitor, endpoint))
+        # The pod declares no container port: the monitor still keeps it, by the endpoint's address.
+        undeclared = {k: v for k, v in _meta_labels(service, namespace, port).items()
+                      if k != "__meta_kubernetes_pod_container_port_number"}
+        labels = relabel(undeclared, operator_relabelings(monitor, endpoint))
         assert labels is not None, monitor["metadata"]["name"]
-        # A pod of another Service in the namespace is not this job's.
-        assert relabel(_meta_labels("something-else", namespace, endpoint["targetPort"]),
-                       operator_relabelings(monitor, endpoint)) is None
+        # A pod of another Service in the namespace, or another port of this one, is not this job's.
+        assert relabel(_meta_labels("something-else", namespace, port), operator_relabelings(monitor, endpoint)) is None
+        assert relabel(_meta_labels(service, namespace, port + 1), operator_relabelings(monitor, endpoint)) is None
         out[labels["job"]] = labels
     return out
 
@@ -402,7 +418,8 @@ def test_service_monitors_give_the_job_names_rules_and_dashboards_select(operato
     for job in selected_jobs - operator.NOT_OURS - {"node-exporter", "blackbox"}:
         assert job in targets, f"rules/dashboards select job={job!r}; no ServiceMonitor yields it"
     for monitor in _custom(operator_run, "ServiceMonitor"):
-        assert monitor["metadata"]["name"] == f"shannon-{monitor['spec']['endpoints'][0]['relabelings'][1]['replacement']}"
+        assert monitor["metadata"]["name"] == f"shannon-{monitor['spec']['endpoints'][0]['relabelings'][2]['replacement']}"
+        assert "targetPort" not in monitor["spec"]["endpoints"][0]
 
 
 def test_dev_prod_and_operator_agree_on_every_label_rules_select(operator_run: StackRun):
@@ -459,21 +476,24 @@ def test_diff_reports_a_changed_custom_resource(tmp_path: Path):
 
 
 def test_sidecar_configmaps(operator_run: StackRun, operator_settings: Any):
-    """Dashboards: one ConfigMap each, labelled grafana_dashboard=1 with the folder annotation, under the 1 MiB
-    object limit. Datasources: in Grafana's namespace, labelled grafana_datasource=1, none of them default, not
-    redefining the release's uids, and every datasource uid a dashboard names exists there or in the release."""
+    """Dashboards: one ConfigMap each, labelled grafana_dashboard=1 with the folder annotation (its key a setting),
+    files named shannon-*, under the 1 MiB object limit. Datasources: in Grafana's namespace, labelled
+    grafana_datasource=1, none of them default, with uids and names of Shannon's own (none a shared Grafana's
+    `tempo` or `Tempo`), and every datasource uid a dashboard names exists there or in the release."""
     maps = [r.inputs for r in operator_run.of_type("kubernetes:core/v1:ConfigMap")]
     dashboards = [m for m in maps if m["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
     assert dashboards and len(dashboards) <= len(collect_dashboards())
     for m in dashboards:
-        assert m["metadata"]["annotations"][operator.FOLDER_ANNOTATION] == "Shannon"
+        assert m["metadata"]["annotations"][operator_settings.operator.dashboard_folder_annotation] == "Shannon"
+        assert all(name.startswith("shannon-") for name in m["data"])
         assert len(yaml.safe_dump(m["data"]).encode()) < 1024 * 1024
     (sources,) = [m for m in maps if m["metadata"].get("labels", {}).get("grafana_datasource") == "1"]
     assert sources["metadata"]["namespace"] == operator_settings.operator.namespace
     provisioned = yaml.safe_load(next(iter(sources["data"].values())))["datasources"]
     uids = {d["uid"] for d in provisioned} | {"prometheus", "alertmanager"}  # the release's own
-    assert not [d for d in provisioned if d.get("isDefault")] and not {"prometheus", "alertmanager"} & {
+    assert not [d for d in provisioned if d.get("isDefault")] and not {"prometheus", "alertmanager", "tempo"} & {
         d["uid"] for d in provisioned}
+    assert {d["name"] for d in provisioned} == {"Shannon Tempo"}
     import json
 
     for m in dashboards:
@@ -537,5 +557,5 @@ def test_grafana_api_instead_of_the_sidecar(tmp_path: Path):
                 if {"grafana_dashboard", "grafana_datasource"} & set(r.inputs["metadata"].get("labels", {}))]
     (provider,) = [r for r in run.resources if r.type == "pulumi:providers:grafana"]
     assert provider.inputs["url"] == "https://grafana.example.com" and "auth" in provider.secret_paths
-    assert {r.inputs["uid"] for r in run.resources if r.type.endswith("DataSource")} == {"tempo"}
+    assert {r.inputs["uid"] for r in run.resources if r.type.endswith("DataSource")} == {"shannon-tempo"}
     assert len([r for r in run.resources if r.type.endswith(":Dashboard")]) >= 5

@@ -53,10 +53,14 @@ def build_artifacts(settings: StackSettings) -> Artifacts:
         prom_files[f"rules/{name}"] = dump_yaml(data)
     tempo_files = {"tempo.yaml": dump_yaml(tempo.build_tempo_config(settings))} if settings.tempo.enabled else {}
     datasources = grafana.build_datasources(settings)
+    if settings.operator.enabled:
+        # The cluster's Prometheus and Grafana are shared: Shannon's queries select Shannon's series, its
+        # datasources take names of their own.
+        models = {name: operator.scoped_dashboard(settings, model) for name, model in models.items()}
+        datasources = operator.sidecar_datasources(settings, datasources)
     dashboard_files = {name: dump_json(dashboards.for_grafana(model)) for name, model in models.items()}
     operator_objects: dict[str, list[dict[str, Any]]] = {}
     if settings.operator.enabled:
-        datasources = operator.sidecar_datasources(settings, datasources)
         operator_objects = _operator_objects(settings, rule_files, dashboard_files, datasources)
     exporter_files = {"blackbox.yml": dump_yaml(build_blackbox_config())} if settings.exporters.blackbox.enabled else {}
     return Artifacts(
@@ -76,7 +80,7 @@ def build_artifacts(settings: StackSettings) -> Artifacts:
 def _operator_objects(settings: StackSettings, rule_files: dict[str, dict[str, Any]], dashboard_files: dict[str, str],
                       datasources: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Operator mode's resources; refuses (SettingsError) what the operator would ignore or misroute."""
-    problems = operator.selection_problems(settings)
+    problems = operator.selection_problems(settings) + operator.retention_problems(settings, rule_files)
     rule_objects = operator.prometheus_rules(settings, rule_files)
     groups = [g for obj in rule_objects for g in obj["spec"]["groups"]]
     if unrouted := operator.unrouted_alerts(groups, "namespace", settings.kubernetes.namespace):
@@ -86,6 +90,8 @@ def _operator_objects(settings: StackSettings, rule_files: dict[str, dict[str, A
     if problems:
         raise SettingsError(settings.stack, problems)
     objects = {"PrometheusRule": rule_objects, "ServiceMonitor": operator.service_monitors(settings)}
+    if scrape_configs := operator.scrape_configs(settings):
+        objects["ScrapeConfig"] = scrape_configs
     if settings.operator.grafana == "sidecar":
         objects["ConfigMap"] = operator.dashboard_configmaps(settings, dashboard_files)
         if datasources:

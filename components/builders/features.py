@@ -31,8 +31,15 @@ OWN_JOBS = frozenset({"prometheus", "alertmanager", "grafana"})
 REMOTE_WRITE_SOURCES = frozenset({"prometheus-remote-write"})
 
 
+# Catalog source of each optional exporter: its series exist only where the exporter is deployed (operator mode
+# runs none of node-exporter's: the cluster's node series are the cluster's, not Shannon's).
+EXPORTER_SOURCES = {"node": "node-exporter", "postgres": "postgres-exporter", "redis": "redis-exporter",
+                    "blackbox": "blackbox-exporter"}
+
+
 def disabled_sources(settings: StackSettings) -> frozenset[str]:
     sources = frozenset() if settings.tempo.enabled else TEMPO_SOURCES
+    sources |= {source for name, source in EXPORTER_SOURCES.items() if not getattr(settings.exporters, name).enabled}
     if not settings.prometheus.remote_write or not settings.own_components:
         sources |= REMOTE_WRITE_SOURCES
     return sources if settings.own_components else sources | OWN_SOURCES

@@ -3,16 +3,24 @@
 Pure: no `pulumi` import. From the same rule files, scrape jobs, routes, datasources
 and dashboards as the stack's own deployment, this builds:
 
-* PrometheusRule per rule file: the same rules; each group adds `namespace: <ns>` (group
-  labels, Prometheus >= 3.0) so every alert reaches the AlertmanagerConfig under the
-  operator's default `OnNamespace` matcher strategy, and `interval` (the stack's evaluation
-  interval, which the rules' `for:` and windows are written for);
+* PrometheusRule per rule file: the same rules, each selector scoped to Shannon's namespaces
+  (the cluster's Prometheus holds every team's series, and another team's Service named
+  `orchestrator` would otherwise feed Shannon's rules); each group adds `namespace: <ns>` (group
+  labels, Prometheus >= 3.0) so every alert and recorded series carries it (the alerts reach the
+  AlertmanagerConfig under the operator's default `OnNamespace` matcher strategy, the dashboards
+  select the recorded series by it), and `interval` (the stack's evaluation interval, which the
+  rules' `for:` and windows are written for). Rules the platform's chart ships for the whole
+  cluster are left out (LEFT_OUT);
 * ServiceMonitor per scrape job, whose relabelings keep our job names (the operator's default
-  job label is the Service name) and our `service`/`component` labels;
+  job label is the Service name) and our `service`/`component` labels, and which select the
+  port by the endpoint's address (a `targetPort` would need the pod to declare it); a
+  ScrapeConfig for jobs with static addresses;
 * AlertmanagerConfig (v1alpha1) with our route tree and receivers, credentials as
   SecretKeySelectors on a Secret in the same namespace;
 * ConfigMaps for kube-prometheus-stack's Grafana sidecar: dashboards (label
-  grafana_dashboard=1, folder annotation) and datasources (label grafana_datasource=1).
+  grafana_dashboard=1, folder annotation, files named shannon-*) and datasources (label
+  grafana_datasource=1), with names and uids of Shannon's own (never a second default), and
+  dashboards whose queries select Shannon's series only.
 
 The selector checks run before anything is created: a resource the target Prometheus or
 Alertmanager would not select is refused, naming the selector.
@@ -27,21 +35,29 @@ from typing import Any
 from components import defaults
 from components.builders import alertmanager as am_builder
 from components.builders import promql
-from components.builders.grafana import ALERTMANAGER_UID, PROMETHEUS_UID
+from components.builders.grafana import ALERTMANAGER_UID, PROMETHEUS_UID, TEMPO_UID
 from components.builders.prometheus import ScrapeJob, scrape_jobs
 from components.settings import OPERATOR_SELECTORS, Problem, StackSettings
+from components.units import prom_duration_seconds
 
 API_V1 = "monitoring.coreos.com/v1"
 API_V1ALPHA1 = "monitoring.coreos.com/v1alpha1"
 PART_OF = {"app.kubernetes.io/part-of": "shannon-observability"}
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 DATASOURCE_LABEL = {"grafana_datasource": "1"}
-# k8s-sidecar's default FOLDER_ANNOTATION; kube-prometheus-stack passes it when
-# grafana.sidecar.dashboards.folderAnnotation is set.
-FOLDER_ANNOTATION = "k8s-sidecar-target-directory"
 RECEIVERS_SECRET = "shannon-alertmanager-receivers"
+API_SCRAPE_CONFIG = "monitoring.coreos.com/v1alpha1"
 # Jobs of components the operator's stack runs instead of ours.
 NOT_OURS = frozenset({"prometheus", "alertmanager", "grafana"})
+# Rules kube-prometheus-stack already ships for the whole cluster, left out here with the reason.
+LEFT_OUT = {
+    "TargetDown": "kube-prometheus-stack's general.rules TargetDown covers every target of the cluster, Shannon's "
+                  "included (its alerts carry namespace=<Shannon's namespace> and so reach Shannon's route); ours would "
+                  "alert twice for Shannon's targets, or, unscoped, for every team's",
+}
+# Datasource uids and names in a Grafana other teams share: Shannon's own, so none takes over theirs.
+SHARED_UIDS = {TEMPO_UID: "shannon-tempo", PROMETHEUS_UID: "shannon-prometheus", ALERTMANAGER_UID: "shannon-alertmanager"}
+SHARED_NAMES = {"Tempo": "Shannon Tempo", "Prometheus": "Shannon Prometheus", "Alertmanager": "Shannon Alertmanager"}
 
 
 class OperatorError(ValueError):
@@ -95,6 +111,8 @@ def selection_problems(settings: StackSettings) -> list[Problem]:
     ours, ns_labels, ns = resource_labels(settings), namespace_labels(settings), settings.kubernetes.namespace
     problems = []
     for key in OPERATOR_SELECTORS:
+        if key.startswith("scrapeConfig") and not static_jobs(settings):
+            continue  # no ScrapeConfig to select
         selector = op.selector(key)
         where = f"operator.selectors.{key}"
         if key.endswith("Namespaces"):
@@ -124,17 +142,55 @@ def group_labels(settings: StackSettings) -> dict[str, str]:
     return {"namespace": settings.kubernetes.namespace}
 
 
+def shannon_namespaces(settings: StackSettings) -> list[str]:
+    """Where Shannon's series come from: Shannon's namespace and the stack's (Tempo, the exporters)."""
+    return sorted({settings.shannon.namespace, settings.kubernetes.namespace})
+
+
+def scope(settings: StackSettings, expr: str) -> str:
+    """`expr` selecting Shannon's series only: every selector matches Shannon's namespaces."""
+    namespaces = shannon_namespaces(settings)
+    return promql.with_matcher(expr, "namespace", "=" if len(namespaces) == 1 else "=~", "|".join(namespaces))
+
+
 def operator_groups(settings: StackSettings, rule_file: dict[str, Any]) -> list[dict[str, Any]]:
-    """A rendered rule file's groups as the PrometheusRule holds them: the same rules, plus group labels and interval."""
+    """A rendered rule file's groups as the PrometheusRule holds them: the same rules scoped to Shannon's
+    series, the chart's own left out, plus group labels and interval."""
     out = []
     for group in rule_file["groups"]:
+        rules = [{**rule, "expr": scope(settings, rule["expr"])} for rule in group["rules"]
+                 if rule.get("alert") not in LEFT_OUT]
+        if not rules:
+            continue
         entry: dict[str, Any] = {"name": group["name"]}
         entry["interval"] = group.get("interval", settings.prometheus.evaluation_interval)
-        if any("alert" in rule for rule in group["rules"]):
-            entry["labels"] = {**group_labels(settings), **group.get("labels", {})}
+        # On every group: alerts carry the namespace their route matches, recorded series the one the
+        # dashboards' scoped queries select.
+        entry["labels"] = {**group_labels(settings), **group.get("labels", {})}
         entry.update({k: v for k, v in group.items() if k not in entry})
+        entry["rules"] = rules
         out.append(entry)
     return out
+
+
+def retention_problems(settings: StackSettings, rule_files: dict[str, dict[str, Any]]) -> list[Problem]:
+    """Rules whose windows reach further back than the cluster's Prometheus keeps data."""
+    keep = prom_duration_seconds(settings.operator.prometheus_retention)
+    long = sorted({f"{rule.get('alert') or rule.get('record')} ({promql_window(seconds)})"
+                   for data in rule_files.values() for group in data["groups"] for rule in group["rules"]
+                   for _, seconds in promql.range_windows(rule["expr"]) if seconds > keep})
+    if not long:
+        return []
+    return [Problem("operator.prometheusRetention", f"the cluster's Prometheus keeps {settings.operator.prometheus_retention}"
+                                                    f", less than these rules read: {', '.join(long)}",
+                    "raise the release's retention (kube-prometheus-stack prometheus.prometheusSpec.retention) and set "
+                    "operator.prometheusRetention to it")]
+
+
+def promql_window(seconds: float) -> str:
+    from components.units import prom_duration
+
+    return prom_duration(seconds)
 
 
 def _meta(settings: StackSettings, name: str, namespace: str | None = None,
@@ -231,12 +287,24 @@ def unrouted_alerts(groups: list[dict[str, Any]], label: str, value: str) -> lis
 
 
 def monitored_jobs(settings: StackSettings) -> list[ScrapeJob]:
-    """The scrape jobs that get a ServiceMonitor: all but those of the operator's own components."""
-    return [job for job in scrape_jobs(settings) if job.job not in NOT_OURS and not job.probe_targets]
+    """The scrape jobs that get a ServiceMonitor: all but those of the operator's own components and those with
+    static addresses (a ScrapeConfig each)."""
+    return [job for job in scrape_jobs(settings) if job.job not in NOT_OURS and not job.probe_targets
+            and job.addresses is None]
+
+
+def static_jobs(settings: StackSettings) -> list[ScrapeJob]:
+    return [job for job in scrape_jobs(settings) if job.job not in NOT_OURS and not job.probe_targets
+            and job.addresses is not None]
 
 
 def service_monitor(settings: StackSettings, job: ScrapeJob, port_name: str | None) -> dict[str, Any]:
-    endpoint: dict[str, Any] = {"port": port_name} if port_name else {"targetPort": job.port}
+    # With neither `port` nor `targetPort` the operator filters no port (pkg/prometheus/promcfg.go,
+    # generateServiceMonitorConfig); the keep below picks the job's port from the endpoint's address, which needs no
+    # declared containerPort (a numeric targetPort keeps only pods declaring it: prometheus-operator#3354).
+    endpoint: dict[str, Any] = {"port": port_name} if port_name else {}
+    port_keep = [] if port_name else [
+        {"action": "keep", "sourceLabels": ["__address__"], "regex": f".+:{job.port}"}]
     endpoint.update({
         "path": job.path,
         # The rules' windows and `for:` are written for this interval, not the operator's default.
@@ -246,6 +314,7 @@ def service_monitor(settings: StackSettings, job: ScrapeJob, port_name: str | No
             # Only this job's Service (the selector below takes every Service of the namespace, so
             # Shannon's Services need no particular labels).
             {"action": "keep", "sourceLabels": ["__meta_kubernetes_service_name"], "regex": job.service},
+            *port_keep,
             # Applied after the operator's own relabelings, so these win: our job names, which every
             # rule and dashboard selects on, and our service/component labels.
             {"action": "replace", "targetLabel": "job", "replacement": job.job},
@@ -267,6 +336,27 @@ def service_monitor(settings: StackSettings, job: ScrapeJob, port_name: str | No
 def service_monitors(settings: StackSettings) -> list[dict[str, Any]]:
     port_names = {t.job: t.port_name for t in settings.shannon.scrape_targets}
     return [service_monitor(settings, job, port_names.get(job.job)) for job in monitored_jobs(settings)]
+
+
+def scrape_config(settings: StackSettings, job: ScrapeJob) -> dict[str, Any]:
+    """A ScrapeConfig for a job with static addresses: our job name, and Shannon's namespace on its targets (static
+    targets have none, and every Shannon query selects by it)."""
+    return {
+        "apiVersion": API_SCRAPE_CONFIG, "kind": "ScrapeConfig",
+        "metadata": _meta(settings, f"shannon-{job.job}"),
+        "spec": {
+            "jobName": job.job,
+            "metricsPath": job.path,
+            "scrapeInterval": settings.prometheus.scrape_interval,
+            "scrapeTimeout": settings.prometheus.scrape_timeout,
+            "staticConfigs": [{"targets": list(job.addresses or ()), "labels": {
+                "service": defaults.SERVICE_LABEL, "component": job.component, "namespace": settings.kubernetes.namespace}}],
+        },
+    }
+
+
+def scrape_configs(settings: StackSettings) -> list[dict[str, Any]]:
+    return [scrape_config(settings, job) for job in static_jobs(settings)]
 
 
 # --- AlertmanagerConfig -----------------------------------------------------------------------
@@ -332,12 +422,15 @@ def alertmanager_config(settings: StackSettings, secret_keys: Collection[str]) -
     labelled namespace=<the stack's namespace> under either matcher strategy."""
     config = am_builder.build_alertmanager_config(settings, secret_keys)
     route = _route(config["route"])
-    if settings.operator.matcher_strategy == "None":
-        # The operator adds no namespace matcher then; without this one every alert of the
-        # cluster would reach Shannon's pager.
-        route["matchers"] = [{"name": "namespace", "value": settings.kubernetes.namespace, "matchType": "="}]
-    inhibit = [{"sourceMatch": [_matcher(m) for m in rule["source_matchers"]],
-                "targetMatch": [_matcher(m) for m in rule["target_matchers"]],
+    own = {"name": "namespace", "value": settings.kubernetes.namespace, "matchType": "="}
+    unscoped = settings.operator.matcher_strategy == "None"
+    if unscoped:
+        # The operator adds no namespace matcher then (to the route nor to the inhibit rules); without these every
+        # alert of the cluster would reach Shannon's pager, and a critical Shannon alert would inhibit another
+        # team's warning of the same name (amcfg.go adds the namespace matcher under OnNamespace only).
+        route["matchers"] = [own]
+    inhibit = [{"sourceMatch": [_matcher(m) for m in rule["source_matchers"]] + ([own] if unscoped else []),
+                "targetMatch": [_matcher(m) for m in rule["target_matchers"]] + ([own] if unscoped else []),
                 "equal": rule["equal"]} for rule in config["inhibit_rules"]]
     return {
         "apiVersion": API_V1ALPHA1, "kind": "AlertmanagerConfig",
@@ -350,25 +443,85 @@ def alertmanager_config(settings: StackSettings, secret_keys: Collection[str]) -
 
 
 def dashboard_configmaps(settings: StackSettings, dashboards: dict[str, str]) -> list[dict[str, Any]]:
-    """One ConfigMap per dashboard file, for the sidecar (label grafana_dashboard=1)."""
+    """One ConfigMap per dashboard file, for the sidecar (label grafana_dashboard=1); the file names are Shannon's
+    (shannon-*.json) in a folder the sidecar may share with other teams' dashboards."""
     out = []
     for file_name, text in sorted(dashboards.items()):
         out.append({
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": _meta(settings, f"shannon-dashboard-{file_name.removesuffix('.json').replace('_', '-')}",
                               labels=DASHBOARD_LABEL,
-                              annotations={FOLDER_ANNOTATION: settings.operator.dashboard_folder}),
-            "data": {file_name: text},
+                              annotations={settings.operator.dashboard_folder_annotation:
+                                           settings.operator.dashboard_folder}),
+            "data": {f"shannon-{file_name}": text},
         })
     return out
 
 
+def shared_uids(settings: StackSettings) -> dict[str, str]:
+    """Datasource uid -> the uid it has in the cluster's Grafana: Shannon's own, except the release's Prometheus
+    and Alertmanager where the release provisions those."""
+    renames = {TEMPO_UID: SHARED_UIDS[TEMPO_UID]}
+    if not settings.operator.release_datasources:
+        renames |= {uid: SHARED_UIDS[uid] for uid in (PROMETHEUS_UID, ALERTMANAGER_UID)}
+    return renames
+
+
+def _renamed(value: Any, renames: dict[str, str], key: str = "") -> Any:
+    if isinstance(value, dict):
+        out = {k: _renamed(v, renames, k) for k, v in value.items()}
+        if out.get("name") == "datasource" and out.get("type") == "datasource" and isinstance(out.get("current"), dict):
+            current = out["current"]
+            out["current"] = {**current, "value": renames.get(current.get("value"), current.get("value"))}
+        return out
+    if isinstance(value, list):
+        return [_renamed(v, renames, key) for v in value]
+    if isinstance(value, str) and key in ("uid", "datasourceUid"):
+        return renames.get(value, value)
+    if isinstance(value, str) and key == "url":
+        for old, new in renames.items():  # Explore links hold the datasource in the URL's JSON
+            for field_name in ("uid", "datasource"):
+                value = value.replace(f"%22{field_name}%22%3A%20%22{old}%22", f"%22{field_name}%22%3A%20%22{new}%22")
+    return value
+
+
+def scoped_dashboard(settings: StackSettings, model: dict[str, Any]) -> dict[str, Any]:
+    """A dashboard for the cluster's Grafana: every Prometheus query selects Shannon's series only (the
+    instance variables and the alert annotations too), and datasource uids are those of shared_uids."""
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            out = {k: walk(v) for k, v in value.items()}
+            ds = out.get("datasource")
+            is_tempo = isinstance(ds, dict) and ds.get("type") == "tempo"
+            if isinstance(out.get("expr"), str) and out["expr"] and not is_tempo:
+                out["expr"] = scope(settings, out["expr"])
+            for field_name in ("definition",):
+                if isinstance(out.get(field_name), str):
+                    out[field_name] = _scope_label_values(settings, out[field_name])
+            query = out.get("query")
+            if isinstance(query, dict) and isinstance(query.get("query"), str):
+                out["query"] = {**query, "query": _scope_label_values(settings, query["query"])}
+            return out
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+    return _renamed(walk(model), shared_uids(settings))
+
+
+def _scope_label_values(settings: StackSettings, text: str) -> str:
+    match = re.fullmatch(r"label_values\((.+),\s*([A-Za-z_][A-Za-z0-9_]*)\)", text)
+    return f"label_values({scope(settings, match.group(1))}, {match.group(2)})" if match else text
+
+
 def sidecar_datasources(settings: StackSettings, datasources: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The datasources this stack adds beside the release's own (which already hold uids prometheus and
-    alertmanager), none of them the default."""
+    """The datasources this stack adds to the cluster's Grafana: Tempo's, and the Prometheus and Alertmanager ones
+    too unless the release provisions them (uids prometheus and alertmanager). Names and uids are Shannon's own, so
+    none takes over a datasource another team provisioned, and none is the default: that Grafana has its own."""
+    renames = shared_uids(settings)
     keep = [ds for ds in datasources
             if not (settings.operator.release_datasources and ds["uid"] in (PROMETHEUS_UID, ALERTMANAGER_UID))]
-    return [{**ds, "isDefault": False} if settings.operator.release_datasources else ds for ds in keep]
+    return [_renamed({**ds, "isDefault": False, "name": SHARED_NAMES.get(ds["name"], ds["name"])}, renames)
+            for ds in keep]
 
 
 def datasource_configmap(settings: StackSettings, provisioning_yaml: str) -> dict[str, Any]:
@@ -379,4 +532,3 @@ def datasource_configmap(settings: StackSettings, provisioning_yaml: str) -> dic
                           labels=DATASOURCE_LABEL),
         "data": {"shannon-datasources.yaml": provisioning_yaml},
     }
-

@@ -68,7 +68,11 @@ def build_tempo_config(settings: StackSettings) -> dict[str, Any]:
     }
     if tempo.metrics_generator:
         config["metrics_generator"] = {
-            "registry": {"external_labels": {"source": "tempo", "environment": settings.environment_label}},
+            # In operator mode the series land in a Prometheus other teams share: they carry Shannon's namespace,
+            # which every Shannon query there selects (components/builders/operator.py).
+            "registry": {"external_labels": {"source": "tempo", "environment": settings.environment_label,
+                                             **({"namespace": settings.kubernetes.namespace}
+                                                if settings.operator.enabled else {})}},
             "storage": {
                 "path": f"{DATA_DIR}/generator/wal",
                 "remote_write": [{"url": f"{url}/api/v1/write", "send_exemplars": True}

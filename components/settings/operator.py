@@ -12,6 +12,7 @@ from pydantic import (
 
 from components.settings.types import (
     DnsLabel,
+    Duration,
     HttpUrl,
     LabelName,
     Model,
@@ -34,7 +35,7 @@ class LabelSelector(Model):
 
 # What each selector of the operator's Prometheus / Alertmanager picks, by settings key.
 OPERATOR_SELECTORS = ("rules", "ruleNamespaces", "serviceMonitors", "serviceMonitorNamespaces",
-                      "alertmanagerConfigs", "alertmanagerConfigNamespaces")
+                      "scrapeConfigs", "scrapeConfigNamespaces", "alertmanagerConfigs", "alertmanagerConfigNamespaces")
 
 
 class OperatorSelectors(Model):
@@ -49,6 +50,10 @@ class OperatorSelectors(Model):
     service_monitors: LabelSelector | None = Field(None, description="Prometheus serviceMonitorSelector.")
     service_monitor_namespaces: LabelSelector | None = Field(
         None, description="Prometheus serviceMonitorNamespaceSelector.")
+    scrape_configs: LabelSelector | None = Field(None, description="Prometheus scrapeConfigSelector (for the "
+                                                                   "ScrapeConfig of static addresses).")
+    scrape_config_namespaces: LabelSelector | None = Field(
+        None, description="Prometheus scrapeConfigNamespaceSelector.")
     alertmanager_configs: LabelSelector | None = Field(None, description="Alertmanager alertmanagerConfigSelector.")
     alertmanager_config_namespaces: LabelSelector | None = Field(
         None, description="Alertmanager alertmanagerConfigNamespaceSelector.")
@@ -73,9 +78,18 @@ class OperatorSettings(Model):
         "3.0.0", description="Version of the cluster's Prometheus; 3.0.0 or newer (the operator drops rule group "
                              "labels for older ones, and Shannon's alerts would lose their namespace label).",
         examples=["3.5.0"])
-    matcher_strategy: Literal["OnNamespace", "None"] = Field(
-        "OnNamespace", description="The Alertmanager's alertmanagerConfigMatcherStrategy.type. Either way the "
+    matcher_strategy: Literal["OnNamespace", "OnNamespaceExceptForAlertmanagerNamespace", "None"] = Field(
+        "OnNamespace", description="The Alertmanager's alertmanagerConfigMatcherStrategy.type "
+                                   "(OnNamespaceExceptForAlertmanagerNamespace: operator 0.84 or newer). Every way the "
                                    "config receives exactly the alerts labelled namespace=<kubernetes.namespace>.")
+    prometheus_retention: Duration = Field(
+        "10d", description="Retention of the cluster's Prometheus (kube-prometheus-stack's default is 10d): every rule "
+                           "window must fit in it, or the rule (the 30-day SLO windows) is refused before anything "
+                           "is created.", examples=["30d"])
+    dashboard_folder_annotation: LabelName = Field(
+        "k8s-sidecar-target-directory", description="Annotation naming the dashboards' folder: the Grafana sidecar's "
+                                                    "folderAnnotation (kube-prometheus-stack "
+                                                    "grafana.sidecar.dashboards.folderAnnotation).")
     selectors: OperatorSelectors = Field(
         default_factory=OperatorSelectors, description="The operator's selectors, where they differ from "
                                                        "kube-prometheus-stack's defaults for `release`.")
@@ -117,8 +131,8 @@ class OperatorSettings(Model):
         if field_name in self.selectors.model_fields_set:
             chosen: LabelSelector | None = getattr(self.selectors, field_name)
             return None if chosen is None else chosen.model_dump(by_alias=True, exclude_defaults=True)
-        # kube-prometheus-stack: rules and ServiceMonitors by release label, everything else {} (all).
-        if key in ("rules", "serviceMonitors") and self.release is not None:
+        # kube-prometheus-stack: rules, ServiceMonitors and ScrapeConfigs by release label, everything else {} (all).
+        if key in ("rules", "serviceMonitors", "scrapeConfigs") and self.release is not None:
             return {"matchLabels": {"release": self.release}}
         return {}
 

@@ -157,6 +157,11 @@ class StackSettings(Model):
             raise FieldProblemError("operator.prometheusUrl", "without operator.release the Prometheus and "
                                     "Alertmanager URLs must be given (operator.prometheusUrl, operator.alertmanagerUrl)",
                                     example="http://prometheus-operated.monitoring.svc:9090")
+        if self.kubernetes.namespace == op.namespace:
+            raise FieldProblemError("kubernetes.namespace", f"is the operator's namespace ({op.namespace}): the "
+                                    "AlertmanagerConfig there would route the monitoring stack's own alerts (its "
+                                    "namespace label) to Shannon's receivers; deploy into Shannon's namespace",
+                                    example=self.shannon.namespace)
         if self.prometheus.remote_write:
             raise FieldProblemError("prometheus.remoteWrite", "in operator mode the cluster's Prometheus writes to "
                                     "long-term storage: set remoteWrite on its Prometheus resource (kube-prometheus-"
@@ -166,7 +171,8 @@ class StackSettings(Model):
                  "kube-prometheus-stack runs node-exporter (its job label is node-exporter, which Shannon's "
                  "node rules select)"),
                 ("exporters.blackbox.enabled", self.exporters.blackbox.enabled,
-                 "probes belong in the operator's Probe resources, which this mode does not emit yet")):
+                 "probes belong in the operator's Probe resources, which this mode does not emit; its probe "
+                 "panels are left out")):
             if exporter:
                 raise FieldProblemError(key, f"not in operator mode: {why}", example="false")
         return self
