@@ -41,7 +41,7 @@ VM_USER, VM_PASSWORD = "shannon", "right-password-for-the-test-store"
 WRONG_PASSWORD = "wrong-password-in-the-secret"
 # Labels only the store's copy carries: the external labels (the `replica` label is dropped for
 # victoriametrics, which deduplicates identical series).
-EXTERNAL = {"monitor", "environment", "replica"}
+EXTERNAL = {"monitor", "environment", "replica", "cluster"}
 
 
 def _edit(work: Path) -> Any:
@@ -49,6 +49,7 @@ def _edit(work: Path) -> Any:
         prom = cfg["shannon-observability:prometheus"]
         prom["secretsDir"] = str(work / "prometheus-secrets")
         prom["expectedSeries"] = 20000
+        prom["cluster"] = "e2e-local"
         prom["remoteWrite"] = [
             {"url": f"http://127.0.0.1:{ports['vm']}", "kind": "victoriametrics", "name": "vm"},
             {"url": f"http://127.0.0.1:{ports['vm-auth']}", "kind": "victoriametrics", "name": "vm-auth",
