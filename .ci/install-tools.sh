@@ -63,6 +63,26 @@ while read -r package version _suite binaries; do
   fi
 done < "$lock"
 
+# The operator's CRDs (.ci/crds.lock): a module zip from the Go module proxy, checked by its SHA-256.
+crds="$(dirname "$tools")/crds"
+proxy="${GOPROXY:-https://proxy.golang.org}"; proxy="${proxy%%,*}"
+[ "$proxy" = direct ] || [ "$proxy" = off ] && proxy=https://proxy.golang.org
+$SUDO mkdir -p "$crds" && $SUDO chown "$(id -u):$(id -g)" "$crds"
+while read -r module version sha; do
+  case "$module" in ''|'#'*) continue ;; esac
+  dest="$crds/$(basename "$module")_$version"
+  [ -f "$dest/.complete" ] && continue
+  curl -fsSL --retry 3 -o "$work/crds.zip" "$proxy/$module/@v/$version.zip" || {
+    echo "install-tools: cannot download $module@$version from $proxy" >&2; exit 1; }
+  echo "$sha  $work/crds.zip" | sha256sum -c --quiet - || {
+    echo "install-tools: $module@$version does not match the SHA-256 in .ci/crds.lock" >&2; exit 1; }
+  rm -rf "$dest.partial" && mkdir -p "$dest.partial"
+  unzip -q -j -o "$work/crds.zip" "$module@$version/example/prometheus-operator-crd/*.yaml" -d "$dest.partial"
+  touch "$dest.partial/.complete"
+  rm -rf "$dest" && mv "$dest.partial" "$dest"
+  echo "installed: CRDs of $module@$version ($dest)"
+done < "$here/crds.lock"
+
 for binary in "$tools"/bin/*; do
   echo "installed: $("$binary" --version 2>&1 | grep -m1 -iE 'version|exporter') ($binary)"
 done

@@ -19,6 +19,7 @@ MODELS: dict[tuple[str, str], type[pydantic.BaseModel]] = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): v1.ServiceMonitor,
     ("monitoring.coreos.com/v1", "Probe"): v1.Probe,
     ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig"): v1alpha1.AlertmanagerConfig,
+    ("monitoring.coreos.com/v1alpha1", "ScrapeConfig"): v1alpha1.ScrapeConfig,
 }
 OPERATOR_VERSION = "0.80.1"
 
