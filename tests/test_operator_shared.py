@@ -21,6 +21,7 @@ import yaml
 
 from components.builders import operator
 from components.builders.rules import build_rule_files
+from components.render import main as render_main
 from components.stackfile import REPO, load_stack
 from tests import amconvert, crd, crd_schema
 from tests.conftest import StackRun, edited_stack_file, run_stack, tool
@@ -334,3 +335,29 @@ def test_sidecar_datasources_load_beside_a_shared_grafanas(operator_run: StackRu
     assert {ds["type"] for ds in ours} >= ({"tempo"} if release_datasources else {"tempo", "prometheus"})
     assert not _provisioning_problems([others, ours])
     assert _provisioning_problems([others, [{**ours[0], "isDefault": True}]])
+
+
+# --- refusals ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("edit,key,fragment", [
+    # Shannon's AlertmanagerConfig in the operator's namespace would receive the monitoring stack's own alerts.
+    (lambda c: c["shannon-observability:kubernetes"].update(namespace="monitoring"), "kubernetes.namespace",
+     "operator's namespace"),
+    # 30-day SLO windows over the chart's default 10 days of data.
+    (lambda c: c["shannon-observability:operator"].update(prometheusRetention="10d"), "operator.prometheusRetention",
+     "30d"),
+])
+def test_operator_stacks_that_would_mislead_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        edit: Any, key: str, fragment: str):
+    """The render (and the program, through the same builders) refuses a stack whose Shannon namespace is the
+    operator's, or whose cluster Prometheus keeps less than the SLO windows read: one message naming the key,
+    no traceback, nothing written."""
+    path = edited_stack_file(tmp_path, "operator", edit)
+    out = tmp_path / "out"
+    assert render_main(["--stack", "operator", "--out", str(out), "--stack-file", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert key in err and fragment in err and "Traceback" not in err, err
+    assert not out.exists() or not any(out.rglob("*.yaml"))
+    with pytest.raises(Exception) as error:
+        run_stack("operator", stack_file=path)
+    assert key in str(error.value)
