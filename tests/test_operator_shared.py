@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.builders import operator
+from components.builders import operator, promql
+from components.builders.dashboards import dashboard_queries
 from components.builders.rules import build_rule_files
 from components.render import main as render_main
 from components.stackfile import REPO, load_stack
@@ -361,3 +362,18 @@ def test_operator_stacks_that_would_mislead_are_refused(tmp_path: Path, capsys: 
     with pytest.raises(Exception) as error:
         run_stack("operator", stack_file=path)
     assert key in str(error.value)
+
+
+def test_no_probe_panel_without_a_probe(operator_run: StackRun):
+    """Operator mode emits no Probe (blackbox is refused there), so no dashboard it ships reads probe_* series,
+    which would stay empty forever; every query it ships selects Shannon's namespaces."""
+    maps = [r.inputs for r in operator_run.of_type("kubernetes:core/v1:ConfigMap")
+            if r.inputs["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+    models = {name: json.loads(text) for m in maps for name, text in m["data"].items()}
+    exprs = [promql.substitute(q.expr) for q in dashboard_queries(models)]
+    assert len(exprs) > 50
+    assert not [e for e in exprs if any(n.startswith("probe_") for n in promql.metric_names(e))]
+    for expr in exprs:
+        for selector in promql.selectors(expr):
+            if selector.metric and not selector.metric.startswith("traces_"):
+                assert any(label == "namespace" for label, _, _ in selector.matchers), expr
