@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from components import strictyaml
 from components.settings import (
     PROJECT,
     SettingsError,
@@ -16,6 +17,7 @@ from components.settings import (
     load_settings,
     misspelled_namespace_problems,
     plain_credential_problem,
+    secret_setting_problem,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,7 +54,9 @@ def raw_config(path: Path) -> dict[str, Any]:
         stacks = ", ".join(known_stacks(path.parent)) or "none"
         raise StackFileError(f"no stack file {_shown(path)}; known stacks in {path.parent}: {stacks}")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = strictyaml.load(path.read_text())
+    except strictyaml.StrictYamlError as error:
+        raise StackFileError(f"{_shown(path)} {error}") from None
     except yaml.YAMLError as error:
         raise StackFileError(f"{_shown(path)} is not valid YAML: {error}") from None
     except UnicodeDecodeError:
@@ -78,6 +82,11 @@ def read_stack_config(path: Path) -> tuple[dict[str, Any], set[str]]:
                    and is_secret_key(str(k).partition(":")[2]) and not _is_secure(v))
     if plain:
         raise SettingsError(stack, [plain_credential_problem(key, stack) for key in plain], source=_shown(path))
+    # A setting stored as a secret would reach the program as a secret and the render not at all: refused in both.
+    hidden = sorted(str(k).partition(":")[2] for k, v in config.items() if str(k).partition(":")[0] == PROJECT
+                    and not is_secret_key(str(k).partition(":")[2]) and _is_secure(v))
+    if hidden:
+        raise SettingsError(stack, [secret_setting_problem(key, stack) for key in hidden], source=_shown(path))
     values: dict[str, Any] = {}
     secrets: set[str] = set()
     for full_key, value in config.items():

@@ -10,16 +10,16 @@ import re
 
 # Prometheus durations: 1y2w3d4h5m6s7ms, units in descending order, at least one.
 _PROM_DURATION = re.compile(
-    r"^(?:(?P<y>\d+)y)?(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?"
-    r"(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?(?:(?P<ms>\d+)ms)?$"
+    r"^(?:(?P<y>[0-9]+)y)?(?:(?P<w>[0-9]+)w)?(?:(?P<d>[0-9]+)d)?(?:(?P<h>[0-9]+)h)?"
+    r"(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?(?:(?P<ms>[0-9]+)ms)?$"
 )
 _PROM_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 
 # Go time.Duration as Tempo reads it: h, m, s, ms only (no days).
-_GO_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:h|m|s|ms))+$")
-_GO_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+_GO_DURATION = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?(?:h|m|s|ms))+$")
+_GO_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(h|ms|m|s)")
 
-_QUANTITY = re.compile(r"^(?P<num>\d+(?:\.\d+)?)(?P<unit>Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
+_QUANTITY = re.compile(r"^(?P<num>[0-9]+(?:\.[0-9]+)?)(?P<unit>Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
 _QUANTITY_FACTORS = {
     None: 1,
     "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
@@ -27,10 +27,13 @@ _QUANTITY_FACTORS = {
 }
 
 # Prometheus --storage.tsdb.retention.size uses base-2 units spelled KB, MB, GB...
-_PROM_SIZE = re.compile(r"^(?P<num>\d+)(?P<unit>B|KB|MB|GB|TB|PB|EB)$")
+_PROM_SIZE = re.compile(r"^(?P<num>[0-9]+)(?P<unit>B|KB|MB|GB|TB|PB|EB)$")
 _PROM_SIZE_FACTORS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50, "EB": 2**60}
 
-_CPU = re.compile(r"^(?:\d+m|\d+(?:\.\d+)?)$")
+# Both Prometheus's and Go's durations are int64 nanoseconds: about 292 years.
+PROM_DURATION_MAX = (2**63 - 1) / 1e9
+
+_CPU = re.compile(r"^(?:[0-9]+m|[0-9]+(?:\.[0-9]+)?)$")
 
 
 def prom_duration_seconds(value: str) -> float:
@@ -38,7 +41,10 @@ def prom_duration_seconds(value: str) -> float:
     match = _PROM_DURATION.fullmatch(value)
     if not value or match is None or not any(match.groupdict().values()):
         raise ValueError(f"{value!r} is not a Prometheus duration (examples: 30s, 5m, 12h, 15d)")
-    return sum(int(n) * _PROM_UNITS[u] for u, n in match.groupdict().items() if n)
+    seconds = sum(int(n) * _PROM_UNITS[u] for u, n in match.groupdict().items() if n)
+    if seconds > PROM_DURATION_MAX:
+        raise ValueError(f"{value!r} is beyond Prometheus's longest duration (about 292y, its int64 nanoseconds)")
+    return seconds
 
 
 def prom_duration(seconds: float) -> str:
@@ -55,7 +61,10 @@ def go_duration_seconds(value: str) -> float:
     if not _GO_DURATION.fullmatch(value):
         raise ValueError(f"{value!r} is not a Go duration (examples: 336h, 90m, 30s; days are not allowed)")
     factors = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-    return sum(float(n) * factors[u] for n, u in _GO_PART.findall(value))
+    seconds = sum(float(n) * factors[u] for n, u in _GO_PART.findall(value))
+    if seconds > PROM_DURATION_MAX:
+        raise ValueError(f"{value!r} is beyond Go's longest duration (2562047h, its int64 nanoseconds)")
+    return seconds
 
 
 def quantity_bytes(value: str) -> int:

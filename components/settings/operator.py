@@ -117,7 +117,7 @@ class OperatorSettings(Model):
     @field_validator("prometheus_version")
     @classmethod
     def _version(cls, value: str) -> str:
-        match = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)", value)
+        match = re.fullmatch(r"v?([0-9]+)\.([0-9]+)\.([0-9]+)", value)
         if not match:
             raise ValueError(f"{value!r} is not a version like 3.5.0")
         if int(match.group(1)) < 3:

@@ -46,4 +46,4 @@ class DockerSettings(Model):
         """A daemon on another machine: its published 127.0.0.1 ports are that machine's loopback, not ours."""
         if self.host is None or self.host.startswith(("unix://", "npipe://")):
             return False
-        return not re.fullmatch(r"tcp://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/?", self.host)
+        return not re.fullmatch(r"tcp://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?/?", self.host)

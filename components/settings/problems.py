@@ -180,6 +180,6 @@ def _quote(value: str) -> str:
 
 def _split_path(path: str) -> list[str | int]:
     parts: list[str | int] = []
-    for token in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+    for token in re.findall(r"[^.\[\]]+|\[[0-9]+\]", path):
         parts.append(int(token[1:-1]) if token.startswith("[") else token)
     return parts

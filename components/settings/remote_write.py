@@ -33,7 +33,7 @@ RemoteWriteKind = Literal["mimir", "cortex", "thanos", "victoriametrics", "gener
 WRITE_PATHS = {"mimir": ("/api/v1/push", "/api/prom/push"), "cortex": ("/api/v1/push", "/api/prom/push"),
                "thanos": ("/api/v1/receive",)}
 _VM_CLUSTER = re.compile(r"/insert/(?P<tenant>[^/]+)/prometheus(/api/v1/write)?/?")
-_VM_TENANT = re.compile(r"\d+(:\d+)?")
+_VM_TENANT = re.compile(r"[0-9]+(:[0-9]+)?")
 # A remote-write credential's secret config key: `remoteWrite` and a capitalised name.
 SECRET_KEY = re.compile(r"remoteWrite[A-Z][A-Za-z0-9]{0,40}")
 SecretKeyName = Annotated[str, _matching(SECRET_KEY.pattern, "is not a remote-write secret key (remoteWrite and a "
@@ -77,9 +77,9 @@ class RemoteWriteOauth2(Model):
 class RemoteWriteSigv4(Model):
     """AWS Signature v4 (Amazon Managed Service for Prometheus)."""
 
-    region: Annotated[str, _matching(r"[a-z]{2}(-[a-z]+)+-\d", "is not an AWS region, e.g. eu-west-1",
+    region: Annotated[str, _matching(r"[a-z]{2}(-[a-z]+)+-[0-9]", "is not an AWS region, e.g. eu-west-1",
                                      "AWS region")] = Field(description="The workspace's region.")
-    role_arn: Annotated[str, _matching(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", "is not an IAM role ARN",
+    role_arn: Annotated[str, _matching(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+", "is not an IAM role ARN",
                                        "IAM role ARN")] | None = Field(None, description="Role to assume.")
     credentials_from_secrets: bool = Field(
         False, description="Take the access key from secrets remoteWriteSigv4AccessKey/remoteWriteSigv4SecretKey "

@@ -56,7 +56,7 @@ class ScrapeTarget(Model):
     @classmethod
     def _addresses(cls, value: list[str] | None) -> list[str] | None:
         for i, address in enumerate(value or []):
-            if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]:]+:\d+", address):
+            if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]:]+:[0-9]+", address):
                 raise FieldProblemError(f"[{i}]", f"{address!r} is not host:port", example="127.0.0.1:2112")
         return value
 

@@ -86,7 +86,7 @@ class StackSettings(Model):
             if job not in known:
                 raise FieldProblemError(job, f"unknown job {job!r}; known: {', '.join(known)}")
             for i, address in enumerate(addresses):
-                if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]:]+:\d+", address):
+                if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]:]+:[0-9]+", address):
                     raise FieldProblemError(f"{job}[{i}]", f"{address!r} is not host:port", example="127.0.0.1:9090")
         return value
 
@@ -211,4 +211,4 @@ def _is_pinned(image: str) -> bool:
     # A digest is sha256 and 64 hex digits; a tag names a release to its patch: 12.4.3, not 12 or 12.4.
     if "@" in image:
         return bool(re.fullmatch(r"[^@\s]+@sha256:[0-9a-f]{64}", image))
-    return bool(name) and "/" not in tag and bool(re.fullmatch(r"v?\d+\.\d+\.\d+([-.+][\w.]+)?", tag))
+    return bool(name) and "/" not in tag and bool(re.fullmatch(r"v?[0-9]+\.[0-9]+\.[0-9]+([-.+][\w.]+)?", tag))
