@@ -38,7 +38,7 @@ def test_bad_retention_duration():
     (problem,) = error.problems
     assert problem.key == "prometheus.retention"
     assert "'30x' is not a Prometheus duration" in problem.message
-    assert problem.fix == "pulumi config set --path 'prometheus.retention' 15d --stack prod"
+    assert problem.fix == "pulumi config set --path 'prometheus.retention' 30d --stack prod"
 
 
 def test_duplicate_job_names():
@@ -132,7 +132,7 @@ def test_program_reports_invalid_stack_file(tmp_path):
     from tests.conftest import RecordingMocks
 
     stack_file = tmp_path / "Pulumi.dev.yaml"
-    stack_file.write_text((ROOT / "Pulumi.dev.yaml").read_text().replace("retention: 7d", "retention: 30x"))
+    stack_file.write_text((ROOT / "Pulumi.dev.yaml").read_text().replace("retention: 30d", "retention: 30x"))
     mocks = RecordingMocks()
     with pytest.raises(pulumi.RunError) as info:
         run_stack("dev", stack_file=stack_file, mocks=mocks)

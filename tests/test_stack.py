@@ -118,7 +118,7 @@ def test_docker_container_replaced_on_config_change(dev_run: StackRun, tmp_path)
     container = dev_run.named("shannon-prometheus-container")
     label = {x["label"]: x["value"] for x in container.inputs["labels"]}["org.shannon-observability.checksum"]
     changed = tmp_path / "Pulumi.dev.yaml"
-    changed.write_text((ROOT / "Pulumi.dev.yaml").read_text().replace("retention: 7d", "retention: 8d"))
+    changed.write_text((ROOT / "Pulumi.dev.yaml").read_text().replace("retention: 30d", "retention: 31d"))
     other = run_stack("dev", stack_file=changed).named("shannon-prometheus-container")
     other_label = {x["label"]: x["value"] for x in other.inputs["labels"]}["org.shannon-observability.checksum"]
     # retention is a flag, not a file: the command changes and the checksum does not.

@@ -12,7 +12,17 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.builders import alertmanager, dashboards, features, grafana, operator, prometheus, rules, tempo
+from components.builders import (
+    alertmanager,
+    dashboards,
+    features,
+    grafana,
+    operator,
+    prometheus,
+    rules,
+    tempo,
+    windows,
+)
 from components.builders.exporters import build_blackbox_config
 from components.builders.serialize import dump_json, dump_yaml
 from components.settings import Problem, SettingsError, StackSettings, used_secrets
@@ -46,6 +56,8 @@ def build_artifacts(settings: StackSettings) -> Artifacts:
     """Build and validate every non-secret file; raises RuleFileError or DashboardError on bad input."""
     every_rule = rules.apply_settings(rules.load_rule_files(), settings)
     rule_files = features.filter_rule_files(every_rule, settings)
+    if settings.own_components and (problems := windows.own_problems(settings, rule_files)):
+        raise SettingsError(settings.stack, problems)
     models = features.filter_dashboards(dashboards.collect_dashboards(), settings,
                                         features.unavailable_records(every_rule, rule_files))
     prom_files = {"prometheus.yml": dump_yaml(prometheus.build_prometheus_config(settings))}
@@ -80,7 +92,10 @@ def build_artifacts(settings: StackSettings) -> Artifacts:
 def _operator_objects(settings: StackSettings, rule_files: dict[str, dict[str, Any]], dashboard_files: dict[str, str],
                       datasources: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Operator mode's resources; refuses (SettingsError) what the operator would ignore or misroute."""
-    problems = operator.selection_problems(settings) + operator.retention_problems(settings, rule_files)
+    problems = operator.selection_problems(settings) + windows.retention_problems(
+        "operator.prometheusRetention", settings.operator.prometheus_retention, rule_files,
+        "raise the release's retention (kube-prometheus-stack prometheus.prometheusSpec.retention) to at least "
+        "{longest} and set operator.prometheusRetention to it")
     rule_objects = operator.prometheus_rules(settings, rule_files)
     groups = [g for obj in rule_objects for g in obj["spec"]["groups"]]
     if unrouted := operator.unrouted_alerts(groups, "namespace", settings.kubernetes.namespace):

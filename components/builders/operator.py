@@ -38,7 +38,6 @@ from components.builders import promql
 from components.builders.grafana import ALERTMANAGER_UID, PROMETHEUS_UID, TEMPO_UID
 from components.builders.prometheus import ScrapeJob, scrape_jobs
 from components.settings import OPERATOR_SELECTORS, Problem, StackSettings
-from components.units import prom_duration_seconds
 
 API_V1 = "monitoring.coreos.com/v1"
 API_V1ALPHA1 = "monitoring.coreos.com/v1alpha1"
@@ -171,26 +170,6 @@ def operator_groups(settings: StackSettings, rule_file: dict[str, Any]) -> list[
         entry["rules"] = rules
         out.append(entry)
     return out
-
-
-def retention_problems(settings: StackSettings, rule_files: dict[str, dict[str, Any]]) -> list[Problem]:
-    """Rules whose windows reach further back than the cluster's Prometheus keeps data."""
-    keep = prom_duration_seconds(settings.operator.prometheus_retention)
-    long = sorted({f"{rule.get('alert') or rule.get('record')} ({promql_window(seconds)})"
-                   for data in rule_files.values() for group in data["groups"] for rule in group["rules"]
-                   for _, seconds in promql.range_windows(rule["expr"]) if seconds > keep})
-    if not long:
-        return []
-    return [Problem("operator.prometheusRetention", f"the cluster's Prometheus keeps {settings.operator.prometheus_retention}"
-                                                    f", less than these rules read: {', '.join(long)}",
-                    "raise the release's retention (kube-prometheus-stack prometheus.prometheusSpec.retention) and set "
-                    "operator.prometheusRetention to it")]
-
-
-def promql_window(seconds: float) -> str:
-    from components.units import prom_duration
-
-    return prom_duration(seconds)
 
 
 def _meta(settings: StackSettings, name: str, namespace: str | None = None,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     Field,
@@ -12,14 +11,17 @@ from pydantic import (
 
 from components import defaults
 from components.settings.types import (
+    AbsolutePath,
     AlertmanagerResources,
     Duration,
     DurationOrZero,
     FieldProblemError,
     HttpUrl,
     Model,
+    NoTemplate,
     Port,
     Quantity,
+    ReceiverUrl,
     Text,
     _resources,
 )
@@ -31,13 +33,11 @@ class Receiver(Model):
     type: Literal["pagerduty", "slack", "webhook", "null"] = Field(
         description="pagerduty (routing key from secret pagerdutyRoutingKey), slack (webhook URL from secret "
                     "slackApiUrl), webhook (url below, or secret deadmanUrl for the deadman receiver), or null.")
-    url: str | None = Field(None, description="webhook: the URL to POST to. pagerduty: an Events API URL override.")
-    channel: Text | None = Field(None, description="slack: channel to post into, e.g. #shannon-alerts.")
+    url: ReceiverUrl | None = Field(None, description="webhook: the URL to POST to. pagerduty: an Events API URL override.")
+    channel: Annotated[Text, NoTemplate] | None = Field(None, description="slack: channel to post into, e.g. #shannon-alerts.")
 
     @model_validator(mode="after")
     def _fields_fit_type(self) -> Receiver:
-        if self.url is not None and not re.fullmatch(r"https?://[^\s]+", self.url):
-            raise FieldProblemError("url", f"{self.url!r} is not an http(s) URL", example="http://127.0.0.1:9099/")
         if self.channel is not None and self.type != "slack":
             raise FieldProblemError("channel", "channel only applies to slack receivers")
         return self
@@ -104,5 +104,5 @@ class AlertmanagerSettings(Model):
                           "messages. Unset: the Service URL (Kubernetes) or http://127.0.0.1:<localPort> (Docker).")
     route: RouteTiming = Field(default_factory=RouteTiming, description="Notification timing of the route tree.")
     receivers: Receivers = Field(default_factory=Receivers, description="The pager, chat and deadman receivers.")
-    secrets_dir: str = Field("/etc/alertmanager/secrets",
+    secrets_dir: AbsolutePath = Field("/etc/alertmanager/secrets",
                              description="Where the receivers' credential files are mounted.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import (
@@ -16,27 +15,30 @@ from components.settings.types import (
     DnsName,
     FieldProblemError,
     GrafanaResources,
+    K8sLabelValue,
     Model,
     Port,
+    QualifiedName,
     Quantity,
     Text,
     _resources,
+    http_url_problem,
 )
 
 
 class GrafanaIngress(Model):
     host: DnsName = Field(description="Public host name of Grafana, e.g. grafana.example.com.")
     class_name: str | None = Field(None, description="IngressClass to use.")
-    tls_secret: str | None = Field(
+    tls_secret: DnsName | None = Field(
         None, description="TLS Secret of the host: existing, issued by cert-manager (annotations), or created from the "
                           "secrets grafanaTlsCert/grafanaTlsKey (tlsFromSecrets).")
     tls_from_secrets: bool = Field(
         False, description="Create the tlsSecret from the secrets grafanaTlsCert and grafanaTlsKey (PEM).")
-    annotations: dict[str, str] = Field(
+    annotations: dict[QualifiedName, str] = Field(
         default_factory=dict, description="Ingress annotations, e.g. {\"cert-manager.io/cluster-issuer\": \"letsencrypt\"} "
                                           "to have cert-manager issue tlsSecret.")
     controller_namespace: DnsLabel = Field("ingress-nginx", description="Namespace of the ingress controller (NetworkPolicy).")
-    controller_labels: dict[str, str] = Field(
+    controller_labels: dict[QualifiedName, K8sLabelValue] = Field(
         default_factory=lambda: {"app.kubernetes.io/name": "ingress-nginx"},
         description="Pod labels of the ingress controller (NetworkPolicy).")
 
@@ -71,6 +73,10 @@ class GrafanaSettings(Model):
     @model_validator(mode="after")
     def _url_shape(self) -> GrafanaSettings:
         for field, value in (("url", self.url), ("rootUrl", self.root_url)):
-            if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
-                raise FieldProblemError(field, f"{value!r} is not an http(s) URL", example="https://grafana.example.com")
+            if value is not None and (problem := http_url_problem(value)) is not None:
+                raise FieldProblemError(field, problem, example="https://grafana.example.com")
+        if self.cookie_samesite == "none" and not self.cookie_secure:
+            raise FieldProblemError("cookieSamesite", "none needs cookieSecure: true (browsers drop SameSite=None "
+                                    "cookies that are not Secure, so nobody could log in); or keep lax",
+                                    example="lax")
         return self

@@ -13,6 +13,7 @@ from components.settings.remote_write import (
     RemoteWriteTarget,
 )
 from components.settings.types import (
+    AbsolutePath,
     Duration,
     FieldProblemError,
     HttpUrl,
@@ -45,7 +46,9 @@ class PrometheusSettings(Model):
     enable_lifecycle: bool = Field(
         False, description="Serve /-/reload and /-/quit (--web.enable-lifecycle) to anything that reaches the port. "
                            "Config changes roll the pods without it.")
-    retention: Duration = Field("15d", description="Time-based retention (--storage.tsdb.retention.time).", examples=["15d"])
+    retention: Duration = Field(
+        "30d", description="Time-based retention (--storage.tsdb.retention.time); at least the longest rule window "
+                           "(the SLOs read 30 days).", examples=["30d"])
     volume_size: Quantity = Field(defaults.VOLUME_SIZES["prometheus"],
             description="Persistent volume size for the TSDB.", examples=["50Gi"])
     retention_size: PromSize | None = Field(
@@ -56,7 +59,7 @@ class PrometheusSettings(Model):
     remote_write: list[RemoteWriteTarget] = Field(
         default_factory=list, description="Long-term stores every sample is also written to (Mimir, Cortex, Thanos "
                                           "Receive, VictoriaMetrics); see README \"Long-term storage\".")
-    secrets_dir: str = Field("/etc/prometheus-secrets",
+    secrets_dir: AbsolutePath = Field("/etc/prometheus-secrets",
                              description="Where the remote-write credential files are mounted.")
     expected_series: int = Field(
         100_000, ge=1, description="Active series the remote-write queues are sized for "

@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from components.settings import relabel
 from components.settings.types import (
     DnsName,
     Duration,
@@ -23,6 +24,7 @@ from components.settings.types import (
     HttpUrl,
     LabelValue,
     Model,
+    StoreUrl,
     Text,
     _matching,
 )
@@ -101,7 +103,7 @@ class RemoteWriteQueue(Model):
 class RemoteWriteTarget(Model):
     """One long-term store Prometheus writes every sample to."""
 
-    url: HttpUrl = Field(description="Write URL; with a kind, the store's base URL is enough (the kind adds its path).",
+    url: StoreUrl = Field(description="Write URL; with a kind, the store's base URL is enough (the kind adds its path).",
                          examples=["https://mimir.example.com"])
     kind: RemoteWriteKind = Field(
         "generic", description="mimir, cortex (/api/v1/push, tenant in X-Scope-OrgID, HA dedup on cluster/__replica__), "
@@ -125,7 +127,7 @@ class RemoteWriteTarget(Model):
     send_exemplars: bool | None = Field(
         None, description="Send exemplars (Tempo's trace ids) too. Unset: yes for mimir, cortex and thanos when "
                           "Prometheus stores exemplars; no for victoriametrics and generic.")
-    query_url: HttpUrl | None = Field(
+    query_url: StoreUrl | None = Field(
         None, description="The store's Prometheus-compatible query URL, for Grafana's long-term datasource. Unset: "
                           "<base>/prometheus (mimir, cortex), the base (victoriametrics single-node); thanos and a "
                           "victoriametrics cluster need it (Thanos Query, vmselect).")
@@ -137,6 +139,7 @@ class RemoteWriteTarget(Model):
 
     @model_validator(mode="after")
     def _kind_fits(self) -> RemoteWriteTarget:
+        relabel.check(self.write_relabel_configs, "writeRelabelConfigs")
         path = re.sub(r"^https?://[^/]+", "", self.url).rstrip("/")
         kind = self.kind
         if kind in WRITE_PATHS and path and not path.endswith(WRITE_PATHS[kind]):

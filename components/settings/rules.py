@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import (
     Field,
 )
 
 from components.settings.types import (
     Duration,
+    HttpUrl,
     Model,
+    NoTemplate,
 )
 
 
@@ -17,5 +21,5 @@ class RulesSettings(Model):
     max_for: Duration | None = Field(None, description="Cap every alert's `for:` (test stacks only).")
     range_overrides: dict[Duration, Duration] = Field(
         default_factory=dict, description="Replace PromQL range windows, e.g. {5m: 20s} (test stacks only).")
-    runbook_base_url: str | None = Field(
+    runbook_base_url: Annotated[HttpUrl, NoTemplate] | None = Field(
         None, description="Base URL of docs/runbooks.md for runbook_url annotations, if the repository moved.")

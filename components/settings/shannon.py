@@ -12,6 +12,7 @@ from pydantic import (
 from components import defaults
 from components.settings.types import (
     _JOB_NAME,
+    Address,
     DnsLabel,
     FieldProblemError,
     Model,
@@ -28,7 +29,7 @@ class ScrapeTarget(Model):
                                             "llm-service), which its alerts and dashboards then lose; true turns on "
                                             "temporal (off by default: Shannon's compose serves no Temporal metrics).")
     port: Port | None = Field(None, description="Metrics port; required for a job that is not a default.")
-    path: str = Field("/metrics", description="Metrics path.")
+    path: str = Field("/metrics", description="Metrics path (no query string: Prometheus would escape it).")
     component: str | None = Field(None, description="component label; defaults to the job name.")
     service: DnsLabel | None = Field(None,
             description="Kubernetes Service whose endpoints are scraped; defaults to the job name.")
@@ -36,7 +37,7 @@ class ScrapeTarget(Model):
         None, description="Operator mode: the Service port's name to scrape. Unset: the pods' container port "
                           "number `port` (ServiceMonitor targetPort; the container must declare it).")
     host: str | None = Field(None, description="Docker container name; defaults to the job name.")
-    addresses: list[str] | None = Field(None, description="Static host:port list, overriding discovery.")
+    addresses: list[Address] | None = Field(None, description="Static host:port list, overriding discovery.")
 
     @field_validator("job")
     @classmethod
@@ -50,14 +51,9 @@ class ScrapeTarget(Model):
     def _path(cls, value: str) -> str:
         if not value.startswith("/"):
             raise ValueError(f"{value!r} must start with '/'")
-        return value
-
-    @field_validator("addresses")
-    @classmethod
-    def _addresses(cls, value: list[str] | None) -> list[str] | None:
-        for i, address in enumerate(value or []):
-            if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]:]+:[0-9]+", address):
-                raise FieldProblemError(f"[{i}]", f"{address!r} is not host:port", example="127.0.0.1:2112")
+        if not re.fullmatch(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*", value):
+            raise ValueError(f"{value!r} is not a URL path (no query string, '#' or white space: Prometheus would "
+                             "request it escaped, e.g. /metrics%3Fformat=prom)")
         return value
 
 

@@ -36,6 +36,8 @@ from components.settings.prometheus import (
 from components.settings.rules import (
     RulesSettings,
 )
+from components.settings.security import SecuritySettings
+from components.settings.security import check as security_check
 from components.settings.shannon import (
     ShannonSettings,
 )
@@ -46,6 +48,7 @@ from components.settings.types import (
     FieldProblemError,
     LabelValue,
     Model,
+    _host_port_address,
 )
 
 
@@ -71,6 +74,8 @@ class StackSettings(Model):
     operator: OperatorSettings = Field(default_factory=OperatorSettings,
                                        description="Prometheus Operator mode (kube-prometheus-stack clusters).")
     images: dict[str, str] = Field(default_factory=dict, description="Image overrides by component; exact tags only.")
+    security: SecuritySettings = Field(default_factory=SecuritySettings,
+                                                description="Exceptions to the production safety rules.")
     self_addresses: dict[str, list[str]] = Field(
         default_factory=dict, alias="addresses",
         description="Static host:port overrides for the stack's own components (prometheus, alertmanager, "
@@ -86,8 +91,10 @@ class StackSettings(Model):
             if job not in known:
                 raise FieldProblemError(job, f"unknown job {job!r}; known: {', '.join(known)}")
             for i, address in enumerate(addresses):
-                if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]:]+:[0-9]+", address):
-                    raise FieldProblemError(f"{job}[{i}]", f"{address!r} is not host:port", example="127.0.0.1:9090")
+                try:
+                    _host_port_address(address)
+                except ValueError as error:
+                    raise FieldProblemError(f"{job}[{i}]", str(error), example="127.0.0.1:9090") from None
         return value
 
     @field_validator("images")
@@ -96,6 +103,9 @@ class StackSettings(Model):
         for component, image in images.items():
             if component not in defaults.IMAGES:
                 raise FieldProblemError(component, f"unknown component {component!r}; known: {', '.join(defaults.IMAGES)}")
+            if not _IMAGE_REFERENCE.fullmatch(image):
+                raise FieldProblemError(component, f"{image!r} is not an image reference ([registry/]path[:tag][@digest]; "
+                                        "the path lowercase, no white space)", example=defaults.IMAGES[component])
             if not _is_pinned(image):
                 raise FieldProblemError(component, f"image {image!r} is not pinned to an exact version",
                                    example=defaults.IMAGES[component])
@@ -110,6 +120,16 @@ class StackSettings(Model):
                 raise FieldProblemError(f"rules.{key}", "shortens alerts for tests; on a real stack it would stop "
                                         "alerts from working. Remove it, or declare a test stack with testStack: true",
                                         example="true")
+        return self
+
+    @model_validator(mode="after")
+    def _safe_and_consistent(self) -> StackSettings:
+        security_check(self)
+        if self.platform == "kubernetes" and self.own_components and self.kubernetes.namespace == self.shannon.namespace:
+            raise FieldProblemError("kubernetes.namespace", f"is Shannon's namespace ({self.shannon.namespace}): the "
+                                    "stack's default-deny NetworkPolicies and restricted Pod Security would land on "
+                                    "Shannon's own pods; deploy the stack into a namespace of its own",
+                                    example="monitoring")
         return self
 
     @model_validator(mode="after")
@@ -203,6 +223,14 @@ class StackSettings(Model):
 
     def image(self, component: str) -> str:
         return self.images.get(component, defaults.IMAGES[component])
+
+
+# The OCI distribution reference grammar (distribution/reference): a registry host only where the first
+# component has a '.' or ':' or is localhost; path components lowercase.
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_REFERENCE = re.compile(
+    r"(?:(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|[A-Za-z0-9.-]+:[0-9]+)/)?"
+    rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?(?:@sha256:[0-9a-f]{{64}})?")
 
 
 def _is_pinned(image: str) -> bool:

@@ -11,6 +11,7 @@ from pydantic import (
 
 from components import defaults
 from components.settings.types import (
+    BucketName,
     FieldProblemError,
     GoDuration,
     HostPort,
@@ -23,7 +24,7 @@ from components.settings.types import (
 
 
 class S3Settings(Model):
-    bucket: str = Field(description="Bucket for trace blocks.")
+    bucket: BucketName = Field(description="Bucket for trace blocks.")
     endpoint: HostPort = Field(description="S3 endpoint host[:port] without scheme or path, e.g. s3.eu-west-1.amazonaws.com "
                                            "or minio:9000.")
     region: str | None = Field(None, description="Bucket region.")
@@ -51,4 +52,8 @@ class TempoSettings(Model):
         if self.storage == "s3" and self.s3 is None:
             raise FieldProblemError("s3", "storage is s3 but no s3 bucket/endpoint is set",
                                example='{"bucket": "shannon-traces", "endpoint": "s3.amazonaws.com"}')
+        if self.storage == "local" and self.s3 is not None:
+            raise FieldProblemError("s3", "has no effect: storage is local, so traces stay on the volume. Set "
+                                    "tempo.storage: s3 to use the bucket, or remove tempo.s3 (pulumi config)",
+                                    example="s3")
         return self

@@ -115,8 +115,98 @@ DnsLabel = Annotated[str, _matching(r"(?=.{1,63}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?
 HostPort = Annotated[str, _matching(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?",
                                     "is not host[:port] (no scheme, no path), e.g. s3.eu-west-1.amazonaws.com or "
                                     "minio.storage:9000; use `insecure: true` for plain HTTP", "host[:port]")]
-HttpUrl = Annotated[str, _matching(r"https?://[^\s/?#]+(/[^\s?#]*)?",
-                                   "is not an http(s) URL, e.g. https://prometheus.example.com", "http(s) URL")]
+_HOST = (r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+         r"|\[[0-9A-Fa-f:.]+\])")
+_URL = re.compile(r"(?P<scheme>https?)://(?P<authority>[^\s/?#]+)(?P<path>/[^\s?#]*)?")
+
+
+def _port_ok(port: str) -> bool:
+    return port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
+
+
+def http_url_problem(value: str, secret: str | None = None) -> str | None:
+    """Why `value` is not an http(s) URL the consumers take (no credentials in it, a valid port); None if it is."""
+    match = _URL.fullmatch(value)
+    if match is None:
+        return f"{value!r} is not an http(s) URL, e.g. https://prometheus.example.com"
+    authority = match["authority"]
+    if "@" in authority:
+        where = f"the secret {secret}" if secret else "a Pulumi secret"
+        return ("has credentials in it (user:password@), which would be written in plain text into the rendered "
+                f"configuration: remove them and give them as {where}")
+    host, _, port = authority.rpartition(":") if not authority.endswith("]") else (authority, "", "")
+    if not host:
+        host, port = authority, ""
+    if port and not _port_ok(port):
+        return f"{value!r}: port {port} is not between 1 and 65535"
+    if not re.fullmatch(_HOST, host):
+        return f"{value!r}: {host!r} is not a host name or address"
+    return None
+
+
+def _url_type(secret: str | None) -> AfterValidator:
+    @_kind("http(s) URL")
+    def check(value: str) -> str:
+        if (problem := http_url_problem(value, secret)) is not None:
+            raise ValueError(problem)
+        return value
+    return AfterValidator(check)
+
+
+HttpUrl = Annotated[str, _url_type(None)]
+# URLs whose credentials have a secret of their own, named in the refusal.
+ReceiverUrl = Annotated[str, _url_type("deadmanUrl (a webhook deadman) or the receiver's secret (pagerdutyRoutingKey, "
+                                       "slackApiUrl)")]
+StoreUrl = Annotated[str, _url_type("remoteWritePassword (auth: basic, with username) or remoteWriteToken "
+                                    "(auth: bearer)")]
+
+
+@_kind("host:port")
+def _host_port_address(value: str) -> str:
+    host, _, port = value.rpartition(":")
+    if not host or not re.fullmatch(_HOST, host) or not _port_ok(port):
+        raise ValueError(f"{value!r} is not host:port (a host name or address, and a port from 1 to 65535)")
+    return value
+
+
+Address = Annotated[str, AfterValidator(_host_port_address)]
+
+
+@_kind("absolute path")
+def _absolute_path(value: str) -> str:
+    parts = value.split("/")
+    if not value.startswith("/") or any(p in (".", "..") for p in parts) or re.search(r"\s", value) or value == "/":
+        raise ValueError(f"{value!r} is not an absolute path without '.' or '..' (e.g. /etc/prometheus-secrets)")
+    return value
+
+
+AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
+
+
+@_kind("text without templates")
+def _no_template(value: str) -> str:
+    if "{{" in value or "}}" in value:
+        raise ValueError(f"{value!r} holds template syntax ({{{{ }}}}), which Alertmanager or Prometheus would "
+                         "expand (or fail on): give the plain value")
+    return value
+
+
+NoTemplate = AfterValidator(_no_template)
+
+# Kubernetes: label and annotation keys are qualified names ([prefix/]name), label values at most 63
+# characters (apimachinery validation.IsQualifiedName, IsValidLabelValue).
+_QUALIFIED = re.compile(r"(?:(?=.{1,253}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                        r"(?=.{1,63}\Z)[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?")
+QualifiedName = Annotated[str, _matching(_QUALIFIED.pattern, "is not a Kubernetes label or annotation key ([prefix/]"
+                                         "name: letters, digits, '-', '_', '.', at most 63, starting and ending with "
+                                         "a letter or digit)", "label key")]
+K8sLabelValue = Annotated[str, _matching(r"(?:(?=.{1,63}\Z)[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)?",
+                                         "is not a Kubernetes label value (at most 63 letters, digits, '-', '_', '.', "
+                                         "starting and ending with a letter or digit)", "label value")]
+# S3 bucket names (AWS's rules, which MinIO follows): 3-63 lowercase letters, digits, '.', '-'.
+BucketName = Annotated[str, _matching(r"(?=.{3,63}\Z)(?!.*\.\.)[a-z0-9][a-z0-9.-]*[a-z0-9]",
+                                      "is not an S3 bucket name (3 to 63 lowercase letters, digits, '.' and '-', "
+                                      "starting and ending with a letter or digit)", "bucket name")]
 DnsName = Annotated[str, _matching(r"(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*",
                                    "is not a DNS name (lowercase labels of letters, digits and '-', joined by '.')",
                                    "DNS name")]
@@ -128,6 +218,9 @@ LabelValue = Annotated[str, _matching(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}",
 NamePrefix = Annotated[str, _matching(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*",
                                       "cannot start a Docker container or volume name (letters, digits, '_', '.', "
                                       "'-'; starting with a letter or digit)", "name prefix")]
+DockerName = Annotated[str, _matching(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*",
+                                      "is not a Docker network name (letters, digits, '_', '.', '-'; starting with a "
+                                      "letter or digit)", "Docker name")]
 
 
 class Model(BaseModel):
