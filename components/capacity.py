@@ -75,17 +75,37 @@ class Plan:
         )
 
 
-def plan(series: int, scrape_interval: str, retention: str,
-         bytes_per_sample: float = PLANNING_BYTES_PER_SAMPLE) -> Plan:
-    """Size Prometheus for `series` active series scraped every `scrape_interval`, kept for `retention`."""
+# Beyond this no single Prometheus is the answer (the largest run tens of millions of series):
+# shard by team or service, or write to a long-term store.
+MAX_SERIES = 10**9
+MAX_BYTES_PER_SAMPLE = 16.0
+
+
+def _check_series(series: int) -> None:
     if series <= 0:
         raise ValueError("--series must be positive")
-    if bytes_per_sample <= 0:
-        raise ValueError(f"--bytes-per-sample must be positive (got {bytes_per_sample:g}); Prometheus stores 1 to 2")
+    if series > MAX_SERIES:
+        raise ValueError(f"--series {series:,} is beyond any one Prometheus (at most {MAX_SERIES:,} here): "
+                         "shard the targets across Prometheus servers or write to a long-term store")
+
+
+def _check_window(scrape_interval: str, retention: str, bytes_per_sample: float) -> tuple[float, float]:
+    """Interval and retention in seconds, after refusing what no Prometheus runs with."""
+    if not math.isfinite(bytes_per_sample) or not 0 < bytes_per_sample <= MAX_BYTES_PER_SAMPLE:
+        raise ValueError(f"--bytes-per-sample must be a number above 0 and at most {MAX_BYTES_PER_SAMPLE:g} "
+                         f"(got {bytes_per_sample:g}); Prometheus stores 1 to 2")
     interval_s = prom_duration_seconds(scrape_interval)
     retention_s = prom_duration_seconds(retention)
     if interval_s <= 0 or retention_s <= 0:
         raise ValueError(f"--scrape-interval and --retention must be longer than zero (got {scrape_interval}, {retention})")
+    return interval_s, retention_s
+
+
+def plan(series: int, scrape_interval: str, retention: str,
+         bytes_per_sample: float = PLANNING_BYTES_PER_SAMPLE) -> Plan:
+    """Size Prometheus for `series` active series scraped every `scrape_interval`, kept for `retention`."""
+    _check_series(series)
+    interval_s, retention_s = _check_window(scrape_interval, retention, bytes_per_sample)
     rate = series / interval_s
     tsdb = int(rate * retention_s * bytes_per_sample)
     wal = int(rate * WAL_SECONDS * WAL_BYTES_PER_SAMPLE)
@@ -158,10 +178,16 @@ def limits(memory_request: str, volume_size: str, scrape_interval: str, retentio
     """The most active series one Prometheus takes with this memory request and volume (the plan, inverted)."""
     from components.units import quantity_bytes
 
-    interval_s, retention_s = prom_duration_seconds(scrape_interval), prom_duration_seconds(retention)
-    by_memory = max(0, int((quantity_bytes(memory_request) - BASE_MEMORY) // MEMORY_PER_SERIES))
+    interval_s, retention_s = _check_window(scrape_interval, retention, bytes_per_sample)
+    memory = quantity_bytes(memory_request)
+    if memory <= BASE_MEMORY:
+        raise ValueError(f"--memory {memory_request} leaves nothing for series: Prometheus needs about "
+                         f"{BASE_MEMORY // MI}Mi before its first series; give more than that")
+    by_memory = int((memory - BASE_MEMORY) // MEMORY_PER_SERIES)
     # The volume holds the TSDB within the retention share and beside compaction and the WAL.
     volume = quantity_bytes(volume_size)
+    if volume < GI:
+        raise ValueError(f"--volume {volume_size} is below 1Gi: too small to hold a Prometheus TSDB and its WAL")
     per_series = retention_s / interval_s * bytes_per_sample
     wal_per_series = WAL_SECONDS / interval_s * WAL_BYTES_PER_SAMPLE
     by_volume = int(min(volume * RETENTION_SIZE_SHARE / per_series,
@@ -170,10 +196,18 @@ def limits(memory_request: str, volume_size: str, scrape_interval: str, retentio
                   samples_per_second=min(by_memory, by_volume) / interval_s)
 
 
+def _count(text: str) -> int:
+    """An argparse type: a whole number of series, written 60000 or 60_000."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of series (example: 60000)") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components.capacity", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--series", type=int, required=True, help="active series (count(up) is not it: "
-                        "use prometheus_tsdb_head_series)")
+    parser.add_argument("--series", type=_count, help="active series, required unless --limits (count(up) is not "
+                        "it: use prometheus_tsdb_head_series)")
     parser.add_argument("--scrape-interval", default="15s")
     parser.add_argument("--retention", default="30d")
     parser.add_argument("--bytes-per-sample", type=float, default=PLANNING_BYTES_PER_SAMPLE)
@@ -193,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"volume {args.volume}, {args.retention} at {args.scrape_interval}: up to {lim.by_volume:,} series")
         print(f"one Prometheus: up to {lim.series:,} active series ({lim.samples_per_second:,.0f} samples/s)")
         return 0
+    if args.series is None:
+        parser.error("--series is required (the active series: prometheus_tsdb_head_series), unless --limits")
     try:
         p = plan(args.series, args.scrape_interval, args.retention, args.bytes_per_sample)
     except ValueError as error:

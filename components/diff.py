@@ -25,11 +25,33 @@ SECRET_FIELDS = re.compile(r"(routing_key|service_key|api_key|api_url|password|t
 USERINFO = re.compile(r"(://)[^/\s:@]+:[^/\s@]+@")
 
 
+class RenderError(Exception):
+    """A file of a render directory that a render could not have written."""
+
+
 def _load(path: Path) -> Any:
+    """A render file as data: None when absent, a mapping otherwise (every file a render writes is one)."""
     if not path.exists():
         return None
-    text = path.read_text()
-    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    try:
+        text = path.read_text(encoding="utf-8")
+        value = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except IsADirectoryError:
+        raise RenderError(f"{path} is a directory, not a file") from None
+    except UnicodeDecodeError:
+        raise RenderError(f"{path} is not UTF-8 text") from None
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        if isinstance(error, json.JSONDecodeError):
+            where = f"line {error.lineno}: {error.msg}"
+        else:
+            mark = getattr(error, "problem_mark", None)
+            where = f"line {mark.line + 1}: {getattr(error, 'problem', None) or 'invalid YAML'}" if mark else "invalid YAML"
+        raise RenderError(f"{path} does not parse ({where})") from None
+    except OSError as error:
+        raise RenderError(f"{path} cannot be read: {error.strerror or error}") from None
+    if value is not None and not isinstance(value, dict):
+        raise RenderError(f"{path} holds a {type(value).__name__}, where a render writes a mapping")
+    return value
 
 
 def _fmt(value: Any) -> str:
@@ -384,7 +406,17 @@ def main(argv: list[str] | None = None) -> int:
         if not (root / "deployment.yaml").exists():
             print(f"error: {root} is not a render directory (no deployment.yaml)", file=sys.stderr)
             return 2
-    sys.stdout.write(summarize(args.base, args.head, args.title))
+    try:
+        summary = summarize(args.base, args.head, args.title)
+    except RenderError as error:
+        print(f"error: {error}; re-render it with `python -m components.render`", file=sys.stderr)
+        return 2
+    except (AttributeError, KeyError, TypeError) as error:
+        # A file parses but is not shaped like one a render writes (a field of the wrong type, a missing name).
+        print(f"error: {args.base} or {args.head} holds a file not shaped like a render's ({type(error).__name__}: "
+              f"{error}); re-render both with `python -m components.render`", file=sys.stderr)
+        return 2
+    sys.stdout.write(summary)
     return 0
 
 

@@ -1,11 +1,12 @@
 """The settings and secrets reference in README.md, generated from the settings model.
 
 `python -m components.docs` rewrites the part of README.md between the
-`settings-reference` markers; tests/test_docs.py fails when it is out of date.
+`settings-reference` markers (`--check` only reports); tests/test_docs.py fails when it is out of date.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import types
@@ -155,8 +156,25 @@ def update_readme(text: str) -> str:
     return head + settings_reference() + tail
 
 
-def main() -> int:
-    README.write_text(update_readme(README.read_text()))
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components.docs",
+                                     description="Regenerate the settings reference in README.md from the model.")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 when README.md's reference is out of date")
+    args = parser.parse_args(argv)
+    current = README.read_text()
+    wanted = update_readme(current)
+    if args.check:
+        if wanted != current:
+            print("error: README.md's settings reference is out of date; run `python -m components.docs`",
+                  file=sys.stderr)
+            return 1
+        print("the settings reference in README.md is up to date", file=sys.stderr)
+        return 0
+    if wanted == current:
+        print("the settings reference in README.md is up to date; nothing written", file=sys.stderr)
+        return 0
+    README.write_text(wanted)
     print("updated the settings reference in README.md", file=sys.stderr)
     return 0
 

@@ -9,6 +9,7 @@ config defines.
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from collections.abc import Iterable
@@ -266,6 +267,8 @@ def content_problems(root: Path | None = None) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m components.lint`: the content checks of the suite, in seconds (`make check` runs it)."""
+    argparse.ArgumentParser(prog="python -m components.lint",
+                            description="The content checks of rules/ and dashboards/, in seconds.").parse_args(argv)
     problems = content_problems()
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)

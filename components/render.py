@@ -19,6 +19,7 @@ Layout of <out>:
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -68,6 +69,14 @@ def check_out(out: Path) -> str | None:
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         return (f"--out {out} holds files the render did not write; give a new or empty directory (or one an "
                 "earlier render wrote), so nothing of yours is replaced")
+    # The nearest directory that exists must take new entries, or the render would stop half-way.
+    existing = out.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"--out {out} cannot be created: {existing} is a file, not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"--out {out} cannot be written: {existing} is not writable by this user; give a directory you own"
     return None
 
 
@@ -123,7 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"note: Pulumi.{args.stack}.yaml does not set the secrets {', '.join(missing)} yet; "
               "the render uses placeholders, `pulumi up` will refuse until they are set", file=sys.stderr)
-    write_files(files, args.out)
+    try:
+        write_files(files, args.out)
+    except OSError as error:
+        # A full disk or a filesystem that refuses the names: the staging directory is gone again.
+        print(f"error: cannot write the render into --out {args.out}: {error.strerror or error}", file=sys.stderr)
+        return 2
     print(f"rendered {len(files)} files for stack '{args.stack}' into {args.out}", file=sys.stderr)
     return 0
 

@@ -218,7 +218,7 @@ def test_render_removes_only_what_it_wrote(tmp_path: Path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--series", "60000", "--scrape-interval", "0s"], "--scrape-interval and --retention must be longer than zero"),
-    (["--series", "60000", "--bytes-per-sample", "-1"], "--bytes-per-sample must be positive"),
+    (["--series", "60000", "--bytes-per-sample", "-1"], "--bytes-per-sample must be a number above 0"),
     (["--series", "0"], "--series must be positive"),
     (["--series", "60000", "--retention", "thirty days"], "is not a Prometheus duration"),
 ])
