@@ -52,10 +52,10 @@ render: venv
 # The quick check, in seconds: rules and dashboards linted against the catalog (unknown series,
 # raw rates in range panels, recorded series not generated), then the rendered stack checked
 # by the real consumers.
+# Any stack, own or operator mode: components/check.py picks the checks the render calls for.
 check: render
 	$(BIN)/python -m components.lint
-	$(TOOLS_BIN)/promtool check config build/$(STACK)/prometheus/prometheus.yml
-	$(TOOLS_BIN)/amtool check-config build/$(STACK)/alertmanager/alertmanager.yml
+	$(BIN)/python -m components.check build/$(STACK) --tools $(TOOLS_BIN)
 
 # Regenerate rules/slo.generated.yml (from rules/slos.yaml) and rules/dashboards.generated.yml (from dashboards/).
 rules: venv
@@ -77,10 +77,9 @@ down-dev: venv
 status-dev: venv
 	$(BIN)/python -m components.devstack status --stack $(LOCAL_STACK)
 
+# What `make up-dev` would change, the same steps up to `pulumi preview --diff`.
 preview-dev: venv
-	$(BIN)/python -m components.localstack --local $(LOCAL_STACK)
-	PULUMI_BACKEND_URL=file://$(CURDIR)/.pulumi-state $$($(BIN)/python -m components.devstack install-cli) \
-	  preview --stack $(LOCAL_STACK) --diff
+	$(BIN)/python -m components.devstack preview --stack $(LOCAL_STACK)
 
 bench: venv
 	$(BIN)/python -m bench

@@ -144,12 +144,13 @@ def _docker(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
 
 
-def preflight(stack: str = "dev-local", root: Path = REPO) -> list[str]:
-    """Every failed precondition of `make up-dev`, each with its fix; empty when all hold."""
+def preflight(stack: str = "dev-local", root: Path = REPO, path: Path | None = None) -> list[str]:
+    """Every failed precondition of `make up-dev`, each with its fix; empty when all hold. `path`: the stack
+    file to check, when it is not written yet."""
     from components.stackfile import load_stack
 
     problems = []
-    settings, _ = load_stack(stack, root, root / f"Pulumi.{stack}.yaml")
+    settings, _ = load_stack(stack, root, path or root / f"Pulumi.{stack}.yaml")
     try:
         version = _docker("version", "--format", "{{json .Server}}")
     except DevStackError as error:
@@ -204,27 +205,40 @@ def _pulumi(cli: Path, *args: str, env: dict[str, str], capture: bool = False) -
     return subprocess.run([str(cli), *args], env=env, cwd=REPO, text=True, capture_output=capture, check=False)
 
 
-def up(stack: str) -> int:
-    """Everything `make up-dev` does; stops at the first failed step with its message, before any stack state
-    exists when a precondition fails."""
-    from components.localstack import write_local_stack
+def _prepared(stack: str) -> tuple[Path, dict[str, str]]:
+    """The CLI and its environment, after the preflight passed on the local stack file as it would be written:
+    a failed precondition stops before the stack file, the passphrase or any state is written."""
+    from components.localstack import local_stack_text, write_local_stack
 
     cli = install_cli(pinned("pulumi"))
-    env = _environment()
-    write_local_stack("dev", stack, drop_shannon_network=bool(os.environ.get("NO_SHANNON_NETWORK")))
-    problems = preflight(stack)
+    drop = bool(os.environ.get("NO_SHANNON_NETWORK"))
+    with tempfile.TemporaryDirectory(prefix="shannon-preflight-") as scratch:
+        candidate = Path(scratch) / f"Pulumi.{stack}.yaml"
+        candidate.write_text(local_stack_text("dev", stack, drop_shannon_network=drop))
+        problems = preflight(stack, path=candidate)
     if problems:
-        raise DevStackError("preflight failed, nothing was created:\n  - " + "\n  - ".join(problems))
+        raise DevStackError("preflight failed; nothing was written or created:\n  - " + "\n  - ".join(problems))
+    write_local_stack("dev", stack, drop_shannon_network=drop)
+    env = _environment()
     (REPO / ".pulumi-state").mkdir(exist_ok=True)
-    for command in plugin_commands():
-        if _pulumi(cli, *command.split(), env=env).returncode != 0:
-            raise DevStackError(f"`pulumi {command}` failed (offline? the plugins come from Pulumi's servers)")
+    return cli, env
+
+
+def up(stack: str, command: str = "up") -> int:
+    """Everything `make up-dev` (or, with command "preview", `make preview-dev`) does; stops at the first failed
+    step with its message."""
+    cli, env = _prepared(stack)
+    for plugin in plugin_commands():
+        if _pulumi(cli, *plugin.split(), env=env).returncode != 0:
+            raise DevStackError(f"`pulumi {plugin}` failed (offline? the plugins come from Pulumi's servers)")
     if _pulumi(cli, "stack", "select", stack, "--create", "--secrets-provider", "passphrase", env=env).returncode != 0:
         raise DevStackError(f"cannot select or create the stack {stack} in .pulumi-state")
     if _pulumi(cli, "config", "--show-secrets", "--stack", stack, env=env, capture=True).returncode != 0:
         raise DevStackError(f"the passphrase does not open the existing stack {stack}: it is in "
                             f"{env.get('PULUMI_CONFIG_PASSPHRASE_FILE') or 'PULUMI_CONFIG_PASSPHRASE'}; without the "
                             "one it was made with, remove the stack (`rm -r .pulumi-state`) and start again")
+    if command == "preview":
+        return _pulumi(cli, "preview", "--diff", "--stack", stack, env=env).returncode
     return _pulumi(cli, "up", "--stack", stack, env=env).returncode
 
 
@@ -262,12 +276,13 @@ def status(stack: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components.devstack", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["up", "down", "status", "install-cli", "passphrase", "preflight", "plugins"])
+    parser.add_argument("command", choices=["up", "preview", "down", "status", "install-cli", "passphrase", "preflight",
+                                             "plugins"])
     parser.add_argument("--stack", default="dev-local")
     args = parser.parse_args(argv)
     try:
-        if args.command == "up":
-            return up(args.stack)
+        if args.command in ("up", "preview"):
+            return up(args.stack, args.command)
         if args.command == "down":
             return down(args.stack, purge=os.environ.get("PURGE") == "1")
         if args.command == "status":

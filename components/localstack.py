@@ -33,16 +33,23 @@ def merged(tracked: dict[str, Any], local: dict[str, Any] | None) -> dict[str, A
     return out
 
 
-def write_local_stack(source: str = "dev", local: str = "dev-local", root: Path = REPO,
-                      drop_shannon_network: bool = False) -> Path:
-    """Write Pulumi.<local>.yaml; `drop_shannon_network` deploys without joining Shannon's compose network."""
+def local_stack_text(source: str = "dev", local: str = "dev-local", root: Path = REPO,
+                     drop_shannon_network: bool = False) -> str:
+    """What write_local_stack writes, without writing it (the preflight checks it first)."""
     tracked_path, local_path = root / f"Pulumi.{source}.yaml", root / f"Pulumi.{local}.yaml"
     tracked = yaml.safe_load(tracked_path.read_text()) or {}
     if drop_shannon_network:
         docker = (tracked.get("config") or {}).get("shannon-observability:docker") or {}
         docker.pop("shannonNetwork", None)
     previous = yaml.safe_load(local_path.read_text()) if local_path.exists() else None
-    text = HEADER.format(source=tracked_path.name, stack=local) + yaml.safe_dump(merged(tracked, previous), sort_keys=False)
+    return HEADER.format(source=tracked_path.name, stack=local) + yaml.safe_dump(merged(tracked, previous), sort_keys=False)
+
+
+def write_local_stack(source: str = "dev", local: str = "dev-local", root: Path = REPO,
+                      drop_shannon_network: bool = False) -> Path:
+    """Write Pulumi.<local>.yaml; `drop_shannon_network` deploys without joining Shannon's compose network."""
+    local_path = root / f"Pulumi.{local}.yaml"
+    text = local_stack_text(source, local, root, drop_shannon_network)
     staging = local_path.with_name(f".{local_path.name}.tmp")
     staging.write_text(text)
     staging.replace(local_path)  # never half-written

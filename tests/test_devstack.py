@@ -172,14 +172,20 @@ def _target(repo: Path, tmp_path: Path, command: str, docker_mode: str | None, w
     ("old", "Docker Engine API 1.40 is older than 1.41"),
     ("nonetwork", "Shannon's compose network 'shannon_shannon-net' does not exist: start Shannon first"),
 ])
-def test_up_dev_stops_at_preflight_before_any_stack_state(repo: Path, tmp_path: Path, mode: str | None, message: str):
-    """With the CLI and a failing precondition, `up` prints that precondition's message and fix, exits 1, and
-    creates no stack state: the CLI was asked for nothing but its version."""
-    shutil.rmtree(repo / ".pulumi-state", ignore_errors=True)
-    result, calls = _target(repo, tmp_path, "up", mode)
+@pytest.mark.parametrize("command", ["up", "preview"])
+def test_up_dev_stops_at_preflight_before_any_stack_state(repo: Path, tmp_path: Path, mode: str | None, message: str,
+                                                          command: str):
+    """With the CLI and a failing precondition, `up` (and `preview`, make preview-dev) prints that precondition's
+    message and fix, exits 1, and writes nothing: no stack state, no local stack file, no passphrase; the CLI was
+    asked for nothing but its version."""
+    for made in (".pulumi-state", ".pulumi-local"):
+        shutil.rmtree(repo / made, ignore_errors=True)
+    (repo / "Pulumi.dev-local.yaml").unlink(missing_ok=True)
+    result, calls = _target(repo, tmp_path, command, mode)
     assert result.returncode == 1 and message in result.stderr, result.stderr
-    assert "nothing was created" in result.stderr and "Traceback" not in result.stderr
+    assert "nothing was written or created" in result.stderr and "Traceback" not in result.stderr
     assert calls == ["version"] and not (repo / ".pulumi-state").exists()
+    assert not (repo / ".pulumi-local").exists() and not (repo / "Pulumi.dev-local.yaml").exists()
 
 
 def test_up_dev_stops_when_a_local_port_is_taken(repo: Path, tmp_path: Path):
@@ -220,6 +226,15 @@ def test_up_dev_runs_every_step_up_to_the_engine(repo: Path, tmp_path: Path):
                          "config --show-secrets --stack dev-local", "up --stack dev-local"]
     assert (repo / "Pulumi.dev-local.yaml").exists() and (repo / "Pulumi.dev.yaml").read_bytes() == tracked
     assert stat.S_IMODE((repo / ".pulumi-local" / "passphrase").stat().st_mode) == 0o600
+
+
+def test_preview_dev_takes_the_steps_of_up_and_ends_at_preview(repo: Path, tmp_path: Path):
+    """`make preview-dev` (devstack preview) goes through the same steps as `up` and ends at `pulumi preview
+    --diff`, never at `up`."""
+    result, calls = _target(repo, tmp_path, "preview", "ok")
+    assert result.returncode == 0, result.stderr
+    assert calls[1:5] == devstack.plugin_commands()
+    assert calls[-1] == "preview --diff --stack dev-local" and not any(c.startswith("up ") for c in calls)
 
 
 def test_up_dev_can_skip_shannon_network(repo: Path, tmp_path: Path):
