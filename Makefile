@@ -57,9 +57,10 @@ check: render
 	$(BIN)/python -m components.lint
 	$(BIN)/python -m components.check build/$(STACK) --tools $(TOOLS_BIN)
 
-# Regenerate rules/slo.generated.yml (from rules/slos.yaml) and rules/dashboards.generated.yml (from dashboards/).
+# Regenerate from rules/slos.yaml the SLO rules, their promtool cases (rules/tests/slo.generated.test.yml) and
+# runbook sections (docs/runbooks.md), and rules/dashboards.generated.yml from dashboards/.
 rules: venv
-	$(BIN)/python -m components.builders.slo
+	$(BIN)/python -m components.builders.slo_files
 	$(BIN)/python -m components.builders.dashboard_rules
 
 # The dev settings on the local Docker engine, as your own stack dev-local (Pulumi.dev-local.yaml,

@@ -216,3 +216,32 @@ def test_add_a_dashboard_with_its_recorded_rules(tmp_path: Path):
     suite = _run(repo, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_dashboards.py", "tests/test_rules.py",
                  "tests/test_render.py", "tests/test_tempo_grafana.py")
     assert suite.returncode == 0, suite.stdout[-3000:]
+
+
+def test_add_an_slo_in_one_entry(tmp_path: Path):
+    """An SLO added as the how-to says (one entry in rules/slos.yaml, then `make rules`) gets its rules, promtool
+    cases that fire and stay silent, and runbook sections: the quick check, promtool and the suite's rule,
+    operator and docs checks pass on the copy, and the policy SLO is still there."""
+    repo = _copy(tmp_path)
+    section = _section("Add an SLO")
+    assert "rules/slos.yaml" in section and "make rules" in section
+    spec = repo / "rules/slos.yaml"
+    entry = {"name": "llm-requests", "alertPrefix": "LLMRequestsErrorBudget", "component": "llm-service",
+             "objective": 0.995, "description": "LLM requests served without error",
+             "errors": 'llm_manager_requests_total{job="llm-service", status="error"}',
+             "total": 'llm_manager_requests_total{job="llm-service"}'}
+    spec.write_text(spec.read_text() + yaml.safe_dump([entry], sort_keys=False, indent=2).replace("\n", "\n  ")
+                    .join(["  ", ""]).rstrip() + "\n")
+    rules = _run(repo, "-m", "components.builders.slo_files")
+    assert rules.returncode == 0, rules.stderr
+    generated = (repo / "rules/tests/slo.generated.test.yml").read_text()
+    assert "LLMRequestsErrorBudgetBurnFast" in generated and "PolicyErrorBudgetBurnFast" in generated
+    assert "## LLMRequestsErrorBudgetBurnSlow" in (repo / "docs/runbooks.md").read_text()
+    lint = _run(repo, "-m", "components.lint")
+    assert lint.returncode == 0, lint.stderr
+    tests = sorted(str(p.relative_to(repo)) for p in (repo / "rules/tests").glob("*.yml"))
+    promtool = subprocess.run([tool("promtool"), "test", "rules", *tests], cwd=repo, capture_output=True, text=True)
+    assert promtool.returncode == 0, promtool.stdout + promtool.stderr
+    suite = _run(repo, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_rules.py", "tests/test_render.py",
+                 "tests/test_operator.py", "tests/test_docs.py", timeout=900)
+    assert suite.returncode == 0, suite.stdout[-3000:]

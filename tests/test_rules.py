@@ -256,8 +256,13 @@ def test_promtool_cases_feed_series_shannon_writes():
 
 
 def test_slo_rules_are_generated_from_the_spec():
-    """rules/slo.generated.yml is exactly what the SLO spec generates (run `make rules` after editing it)."""
+    """rules/slo.generated.yml, its promtool cases and the SLO runbook sections are exactly what the SLO spec
+    generates (run `make rules` after editing it)."""
     assert GENERATED_FILE.read_text() == render_slo_rule_file(load_slo_spec())
+    from components.builders.slo_files import RUNBOOKS, generated_files
+
+    for path, text in generated_files(load_slo_spec(), RUNBOOKS.read_text()).items():
+        assert Path(path).read_text() == text, f"{path} is stale: run `make rules`"
 
 
 def test_dashboard_rules_are_generated_from_the_dashboards():
@@ -301,7 +306,7 @@ def test_slo_spec_adds_an_slo_in_one_entry():
                                   errors='llm_service_errors_total{job="llm-service"}',
                                   total='llm_requests_total{job="llm-service"}')]
     groups = build_slo_rule_file(slos)["groups"]
-    assert [g["name"] for g in groups] == ["slo-policy-evaluation", "slo-llm-requests"]
+    assert len(groups) == len(slos) and groups[-1]["name"] == "slo-llm-requests"
     alerts = [r["alert"] for r in groups[1]["rules"] if "alert" in r]
     assert alerts == ["LLMRequestsErrorBudgetBurnFast", "LLMRequestsErrorBudgetBurnSlow"]
     assert "(14.4 * 0.005)" in groups[1]["rules"][-2]["expr"]
@@ -357,3 +362,29 @@ def test_rule_window_check_sees_a_short_window():
     """The window check is live: rate(x[30s]) reads 30 seconds."""
     assert list(promql.range_windows('sum(rate(x{job="a"}[30s])) / sum(increase(y[5m]))')) == [
         ("rate", 30.0), ("increase", 300.0)]
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"objective": 0.9}, "could never fire"),
+    ({"errors": 'llm_manager_requests_total{job="llm-service", status=~"error|timeout"}'},
+     "only label=value matchers can be turned into test series"),
+])
+def test_slo_files_refuse_an_slo_they_cannot_test(tmp_path: Path, entry: dict[str, str], message: str):
+    """An SLO whose fast burn alert can never fire, or whose selector no generated series can match, is refused
+    with its reason by `make rules` (exit 2), and nothing is written."""
+    from components.builders import slo_files
+
+    spec = yaml.safe_load((ROOT / "rules/slos.yaml").read_text())
+    spec["slos"].append({"name": "llm-requests", "alertPrefix": "LLMRequestsErrorBudget", "component": "llm-service",
+                         "objective": 0.99, "description": "LLM requests served without error",
+                         "errors": 'llm_manager_requests_total{job="llm-service", status="error"}',
+                         "total": 'llm_manager_requests_total{job="llm-service"}', **entry})
+    path = tmp_path / "slos.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    try:
+        slos = load_slo_spec(path)
+        slo_files.generated_files(slos, "")
+    except ValueError as error:  # pydantic's ValidationError is one
+        assert message in str(error)
+    else:
+        raise AssertionError(f"{entry} was accepted")
