@@ -190,6 +190,27 @@ CASES = [
          "prometheus.scrapeInterval", "4 samples"),
     Case("samesite-none-without-secure", "dev", setting("grafana.cookieSamesite", "none"), "grafana.cookieSamesite",
          "cookieSecure"),
+    # --- routes of your own --------------------------------------------------------------------
+    Case("route-unquoted-matcher", "prod", setting("alertmanager.routes", [{"matchers": ["team=payments"],
+                                                                          "receiver": "pager"}]),
+         "alertmanager.routes[0].matchers[0]", "pulumi config set"),
+    Case("route-lookahead-regex", "prod", setting("alertmanager.routes", [{"matchers": ['alertname=~"(?!Watchdog).*"'],
+                                                                         "receiver": "null"}]),
+         "alertmanager.routes[0].matchers[0]", "pulumi config set"),
+    Case("route-broken-regex", "prod", setting("alertmanager.routes", [{"matchers": ['team=~"pay(ments"'],
+                                                                      "receiver": "chat"}]),
+         "alertmanager.routes[0].matchers[0]", "pulumi config set"),
+    Case("route-without-matchers", "prod", setting("alertmanager.routes", [{"matchers": [], "receiver": "null"}]),
+         "alertmanager.routes[0].matchers", "pulumi config set"),
+    Case("route-to-the-deadman", "prod", setting("alertmanager.routes", [{"matchers": ['team="x"'],
+                                                                        "receiver": "deadman"}]),
+         "alertmanager.routes[0].receiver", "pulumi config set"),
+    Case("route-group-by-dots-and-labels", "prod", setting("alertmanager.routes", [{
+        "matchers": ['team="x"'], "receiver": "chat", "groupBy": ["...", "team"]}]),
+         "alertmanager.routes[0].groupBy", "pulumi config set"),
+    Case("route-group-by-bad-label", "prod", setting("alertmanager.routes", [{
+        "matchers": ['team="x"'], "receiver": "chat", "groupBy": ["team-name"]}]),
+         "alertmanager.routes[0].groupBy[0]", "pulumi config set"),
 ]
 
 

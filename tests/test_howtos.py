@@ -245,3 +245,50 @@ def test_add_an_slo_in_one_entry(tmp_path: Path):
     suite = _run(repo, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_rules.py", "tests/test_render.py",
                  "tests/test_operator.py", "tests/test_docs.py", timeout=900)
     assert suite.returncode == 0, suite.stdout[-3000:]
+
+
+def test_add_a_route_sends_the_matching_alerts_to_its_receiver(tmp_path: Path):
+    """The README's route commands, applied as the CLI applies them, render an alertmanager.yml that amtool
+    accepts, where the team's warnings reach the pager, everything else keeps its route and the Watchdog stays
+    first; the operator render of the same routes keeps them under Shannon's namespace matcher."""
+    repo = _copy(tmp_path)
+    commands = re.findall(r"pulumi config set --path '([^']+)' ('[^']*'|\S+) --stack (\w+)", _section("Add a route"))
+    assert len(commands) >= 3, "the how-to has no `pulumi config set --path` commands"
+    stack = commands[0][2]
+    stack_file = repo / f"Pulumi.{stack}.yaml"
+    data = yaml.safe_load(stack_file.read_text())
+    for path, value, _ in commands:
+        config_set_path(data["config"], path, value.strip("'"))
+    stack_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path / "out"
+    render = _run(repo, "-m", "components.render", "--stack", stack, "--out", str(out))
+    assert render.returncode == 0, render.stderr
+    config = str(out / "alertmanager/alertmanager.yml")
+    check = subprocess.run([tool("amtool"), "check-config", config], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    def routed(*labels: str) -> str:
+        result = subprocess.run([tool("amtool"), "config", "routes", "test", f"--config.file={config}", *labels],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert routed("team=payments", "severity=warning", "alertname=PaymentsSlow") == "pager"
+    assert routed("team=search", "severity=warning", "alertname=SearchSlow") == "chat"
+    assert routed("team=payments", "alertname=Watchdog", "severity=none") == "deadman"
+    tree = yaml.safe_load((out / "alertmanager/alertmanager.yml").read_text())["route"]["routes"]
+    assert tree[1]["repeat_interval"] == "1h" and tree[1]["matchers"][0] == 'team="payments"'
+    # Operator mode: the same routes in the AlertmanagerConfig, valid for the operator's CRD.
+    operator_file = repo / "Pulumi.operator.yaml"
+    operator = yaml.safe_load(operator_file.read_text())
+    operator["config"][f"{PROJECT}:alertmanager"] = data["config"][f"{PROJECT}:alertmanager"]
+    operator_file.write_text(yaml.safe_dump(operator, sort_keys=False))
+    render = _run(repo, "-m", "components.render", "--stack", "operator", "--out", str(tmp_path / "op"))
+    assert render.returncode == 0, render.stderr
+    amc = yaml.safe_load((tmp_path / "op/operator/alertmanagerconfig-shannon.yaml").read_text())
+    from tests import crd_schema
+
+    assert crd_schema.problems(amc) == []
+    own = amc["spec"]["route"]["routes"][1]
+    assert own["receiver"] == "pager" and own["repeatInterval"] == "1h"
+    assert own["matchers"][0] == {"name": "team", "value": "payments", "matchType": "="}

@@ -1,7 +1,8 @@
 """alertmanager.yml and the Alertmanager command line, built from settings.
 
-Pure: no `pulumi` import. Route tree: Watchdog -> deadman, critical -> pager,
-warning -> chat, info/none -> null; grouped by alertname, service, component.
+Pure: no `pulumi` import. Route tree: Watchdog -> deadman, then the stack's own
+alertmanager.routes in order, then critical -> pager, warning -> chat, info/none -> null;
+grouped by alertname, service, component.
 
 Credentials are read from files mounted from a Secret (`routing_key_file`,
 `api_url_file`, and the deadman webhook's `url_file`, which Alertmanager accepts
@@ -15,7 +16,7 @@ from collections.abc import Collection
 from typing import Any
 
 from components import defaults
-from components.settings import Receiver, StackSettings
+from components.settings import AlertRoute, Receiver, StackSettings
 from components.topology import Topology
 
 DATA_DIR = "/alertmanager"
@@ -81,6 +82,17 @@ def _receiver(name: str, receiver: Receiver, settings: StackSettings, url_secret
     return {"name": name}
 
 
+def _own_route(route: AlertRoute) -> dict[str, Any]:
+    """A route of the stack file's alertmanager.routes, in alertmanager.yml's keys."""
+    out: dict[str, Any] = {"receiver": route.receiver, "matchers": list(route.matchers)}
+    for key in ("group_by", "group_wait", "group_interval", "repeat_interval"):
+        if (value := getattr(route, key)) is not None:
+            out[key] = value
+    if route.continue_:
+        out["continue"] = True
+    return out
+
+
 def build_alertmanager_config(settings: StackSettings, secret_keys: Collection[str]) -> dict[str, Any]:
     """The complete alertmanager.yml structure; `secret_keys`: the secrets the stack uses (`used_secrets`)."""
     am = settings.alertmanager
@@ -99,6 +111,7 @@ def build_alertmanager_config(settings: StackSettings, secret_keys: Collection[s
                 {"receiver": "deadman", "matchers": ['alertname="Watchdog"'], "group_wait": "0s",
                  "group_interval": timing.deadman_repeat_interval,
                  "repeat_interval": timing.deadman_repeat_interval},
+                *(_own_route(route) for route in am.routes),
                 # Batching delays a page by groupWait; critical groups wait only long enough
                 # to collect the alerts of one failure (one evaluation of every replica).
                 {"receiver": "pager", "matchers": ['severity="critical"'], "group_wait": timing.page_group_wait},

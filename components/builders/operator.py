@@ -38,6 +38,7 @@ from components.builders import promql
 from components.builders.grafana import ALERTMANAGER_UID, PROMETHEUS_UID, TEMPO_UID
 from components.builders.prometheus import ScrapeJob, scrape_jobs
 from components.settings import OPERATOR_SELECTORS, Problem, StackSettings
+from components.settings.types import MATCHER
 
 API_V1 = "monitoring.coreos.com/v1"
 API_V1ALPHA1 = "monitoring.coreos.com/v1alpha1"
@@ -340,11 +341,8 @@ def scrape_configs(settings: StackSettings) -> list[dict[str, Any]]:
 
 # --- AlertmanagerConfig -----------------------------------------------------------------------
 
-_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$')
-
-
 def _matcher(text: str) -> dict[str, str]:
-    match = _MATCHER.match(text)
+    match = MATCHER.match(text)
     if match is None:
         raise ValueError(f"cannot translate matcher {text!r}")
     name, op, value = match.groups()

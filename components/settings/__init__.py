@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from components.settings.alertmanager import AlertmanagerSettings, Receiver, Receivers, RouteTiming
+from components.settings.alertmanager import AlertmanagerSettings, AlertRoute, Receiver, Receivers, RouteTiming
 from components.settings.exporters import BlackboxExporter, Exporter, ExportersSettings, NodeExporter
 from components.settings.grafana import GrafanaIngress, GrafanaSettings
 from components.settings.operator import OPERATOR_SELECTORS, LabelSelector, OperatorSelectors, OperatorSettings
@@ -44,6 +44,7 @@ __all__ = [
     "PROJECT",
     "RESERVED_JOBS",
     "SECRETS",
+    "AlertRoute",
     "AlertmanagerSettings",
     "BlackboxExporter",
     "DockerSettings",

@@ -13,6 +13,7 @@ from components import defaults
 from components.settings.types import (
     AbsolutePath,
     AlertmanagerResources,
+    AlertMatcher,
     Duration,
     DurationOrZero,
     FieldProblemError,
@@ -20,6 +21,7 @@ from components.settings.types import (
     Model,
     NoTemplate,
     Port,
+    PromLabelName,
     Quantity,
     ReceiverUrl,
     Text,
@@ -93,6 +95,30 @@ class RouteTiming(Model):
     deadman_repeat_interval: Duration = Field("1m", description="Heartbeat period of the Watchdog to the deadman receiver.")
 
 
+class AlertRoute(Model):
+    """One route of your own, tried before the severity routes (after the Watchdog's, which nothing may take)."""
+
+    matchers: list[AlertMatcher] = Field(
+        min_length=1, description='Alertmanager matchers the alerts must all match, e.g. [\'team="payments"\', '
+                                  '\'alertname=~"LLM.*"\'].')
+    receiver: Literal["pager", "chat", "null"] = Field(
+        description="Where they go: the stack's pager, chat, or null (dropped).")
+    group_by: list[PromLabelName | Literal["..."]] | None = Field(
+        None, description="Labels to group by (default: the tree's alertname, service, component); [...] groups "
+                          "nothing.")
+    group_wait: DurationOrZero | None = Field(None, description="Overrides route.groupWait for these alerts.")
+    group_interval: Duration | None = Field(None, description="Overrides route.groupInterval.")
+    repeat_interval: Duration | None = Field(None, description="Overrides route.repeatInterval.")
+    continue_: bool = Field(False, alias="continue",
+                            description="Also try the routes after this one (the severity routes) when it matches.")
+
+    @model_validator(mode="after")
+    def _groups(self) -> AlertRoute:
+        if self.group_by is not None and "..." in self.group_by and len(self.group_by) > 1:
+            raise FieldProblemError("groupBy", "'...' (no grouping) stands alone", example="[...]")
+        return self
+
+
 class AlertmanagerSettings(Model):
     replicas: int = Field(1, ge=1, le=7, description="Alertmanager replicas; more than 1 forms a gossip cluster on port 9094.")
     volume_size: Quantity = Field(defaults.VOLUME_SIZES["alertmanager"],
@@ -103,6 +129,9 @@ class AlertmanagerSettings(Model):
         None, description="URL people reach Alertmanager at (--web.external-url): the links in Slack and PagerDuty "
                           "messages. Unset: the Service URL (Kubernetes) or http://127.0.0.1:<localPort> (Docker).")
     route: RouteTiming = Field(default_factory=RouteTiming, description="Notification timing of the route tree.")
+    routes: list[AlertRoute] = Field(
+        default_factory=list, description="Routes of your own, in order, before the severity routes: send a team's "
+                                          "alerts to the pager, drop noise to null, or time them differently.")
     receivers: Receivers = Field(default_factory=Receivers, description="The pager, chat and deadman receivers.")
     secrets_dir: AbsolutePath = Field("/etc/alertmanager/secrets",
                              description="Where the receivers' credential files are mounted.")

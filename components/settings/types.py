@@ -193,6 +193,34 @@ def _no_template(value: str) -> str:
 
 NoTemplate = AfterValidator(_no_template)
 
+# Alertmanager matchers as amtool, alertmanager.yml and the operator's AlertmanagerConfig all read them: a label
+# name, an operator and a double-quoted value (the one form every Alertmanager matcher parser accepts alike).
+MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$')
+_RE2_UNSUPPORTED = re.compile(r"\(\?[=!<]|\\[1-9]")
+
+
+@_kind("Alertmanager matcher")
+def _alert_matcher(value: str) -> str:
+    match = MATCHER.match(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not an Alertmanager matcher: a label name, one of = != =~ !~, and a "
+                         'double-quoted value, e.g. team="payments" or alertname=~"LLM.*"')
+    _, op, pattern = match.groups()
+    if op in ("=~", "!~"):
+        if _RE2_UNSUPPORTED.search(pattern):
+            raise ValueError(f"{value!r}: Alertmanager's regular expressions (Go RE2) have no lookaround and no "
+                             "back-references")
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"{value!r}: the regular expression does not compile ({error})") from None
+    return value
+
+
+AlertMatcher = Annotated[str, AfterValidator(_alert_matcher)]
+PromLabelName = Annotated[str, _matching(r"[a-zA-Z_][a-zA-Z0-9_]*", "is not a Prometheus label name (letters, "
+                                         "digits and '_', not starting with a digit)", "label name")]
+
 # Kubernetes: label and annotation keys are qualified names ([prefix/]name), label values at most 63
 # characters (apimachinery validation.IsQualifiedName, IsValidLabelValue).
 _QUALIFIED = re.compile(r"(?:(?=.{1,253}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
