@@ -8,9 +8,12 @@ sequentially, so ids are unique and panels never overlap by construction.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from components.builders.grafana import PROMETHEUS_VARIABLE
 
 PROMETHEUS = {"type": "prometheus", "uid": "${datasource}"}
 TEMPO = {"type": "tempo", "uid": "tempo"}
@@ -245,11 +248,7 @@ class Dashboard:
         self._x, self._row_h = 0, 0
 
     def build(self) -> dict[str, Any]:
-        variables: list[dict[str, Any]] = [{
-            "name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus",
-            "current": {"text": "Prometheus", "value": "prometheus"}, "hide": 0, "refresh": 1,
-            "description": "One Prometheus datasource per environment: choosing it chooses the environment.",
-        }]
+        variables: list[dict[str, Any]] = [copy.deepcopy(PROMETHEUS_VARIABLE)]
         if self.instance_job:
             variables.append({
                 "name": "instance", "label": "Instance", "type": "query", "datasource": PROMETHEUS,

@@ -292,3 +292,74 @@ def test_add_a_route_sends_the_matching_alerts_to_its_receiver(tmp_path: Path):
     own = amc["spec"]["route"]["routes"][1]
     assert own["receiver"] == "pager" and own["repeatInterval"] == "1h"
     assert own["matchers"][0] == {"name": "team", "value": "payments", "matchType": "="}
+
+
+def _exported(datasource_plugin: str = "prometheus") -> dict[str, Any]:
+    """A dashboard as Grafana's "Export for sharing externally" writes it."""
+    return {
+        "__inputs": [{"name": "DS_PROMETHEUS", "label": "Prometheus", "description": "", "type": "datasource",
+                      "pluginId": datasource_plugin, "pluginName": "Prometheus"},
+                     {"name": "VAR_JOB", "type": "constant", "label": "job", "value": "gateway", "description": ""}],
+        "__elements": {},
+        "__requires": [{"type": "grafana", "id": "grafana", "name": "Grafana", "version": "12.4.3"}],
+        "id": None, "uid": "shared-sessions", "title": "Shared / Sessions", "schemaVersion": 41, "tags": [],
+        "templating": {"list": []}, "time": {"from": "now-6h", "to": "now"},
+        "panels": [{"id": 1, "type": "timeseries", "title": "Sessions created",
+                    "datasource": {"type": "prometheus", "uid": "${DS_PROMETHEUS}"},
+                    "gridPos": {"x": 0, "y": 0, "w": 24, "h": 8},
+                    "targets": [{"refId": "A", "datasource": {"type": "prometheus", "uid": "${DS_PROMETHEUS}"},
+                                 "expr": 'sum(job:openai_compat_sessions_created:rate5m{job="${VAR_JOB}"})'}]}],
+    }
+
+
+def test_import_a_dashboard_exported_for_sharing_externally(tmp_path: Path):
+    """A dashboard exported "for sharing externally" saved as dashboards/<name>.json passes the quick check and
+    renders with its ${DS_PROMETHEUS} on the provisioned Prometheus (renamed with it in operator mode), its
+    constant filled in and the export-only keys gone; the suite's dashboard checks pass on the copy."""
+    import json
+
+    repo = _copy(tmp_path)
+    assert "sharing externally" in _section("Add a dashboard")
+    (repo / "dashboards/shared-sessions.json").write_text(json.dumps(_exported(), indent=2))
+    lint = _run(repo, "-m", "components.lint")
+    assert lint.returncode == 0, lint.stderr
+    render = _run(repo, "-m", "components.render", "--stack", "prod", "--out", str(tmp_path / "out"))
+    assert render.returncode == 0, render.stderr
+    rendered = json.loads((tmp_path / "out/grafana/dashboards/shared-sessions.json").read_text())
+    assert not {"__inputs", "__elements", "__requires"} & set(rendered)
+    panel = rendered["panels"][0]
+    # The Prometheus input became the dashboards' environment picker, which defaults to the provisioned uid.
+    assert panel["datasource"]["uid"] == panel["targets"][0]["datasource"]["uid"] == "${datasource}"
+    picker = {v["name"]: v for v in rendered["templating"]["list"]}["datasource"]
+    assert picker["current"]["value"] == "prometheus" and picker["query"] == "prometheus"
+    assert 'job="gateway"' in panel["targets"][0]["expr"]
+    assert "shannon" in rendered["tags"] and rendered["editable"] is False
+    render = _run(repo, "-m", "components.render", "--stack", "operator", "--out", str(tmp_path / "op"))
+    assert render.returncode == 0, render.stderr
+    configmap = yaml.safe_load((tmp_path / "op/operator/configmap-shannon-dashboard-shared-sessions.yaml").read_text())
+    shared = json.loads(next(iter(configmap["data"].values())))
+    from components.builders.operator import shared_uids
+    from components.stackfile import load_stack
+
+    settings, _ = load_stack("operator", repo)
+    picker = {v["name"]: v for v in shared["templating"]["list"]}["datasource"]
+    assert picker["current"]["value"] == shared_uids(settings).get("prometheus", "prometheus")
+    # Scoped like the built dashboards: Shannon's series only.
+    assert f'namespace="{settings.kubernetes.namespace}"' in shared["panels"][0]["targets"][0]["expr"]
+    suite = _run(repo, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_dashboards.py", "tests/test_render.py",
+                 timeout=900)
+    assert suite.returncode == 0, suite.stdout[-3000:]
+
+
+def test_an_export_needing_a_datasource_the_stack_lacks_is_refused(tmp_path: Path):
+    """An exported dashboard whose input needs a datasource type the stack does not provision (loki) is refused
+    by the quick check and the render, naming the file and the input, and nothing is rendered."""
+    import json
+
+    repo = _copy(tmp_path)
+    (repo / "dashboards/shared-logs.json").write_text(json.dumps(_exported("loki")))
+    lint = _run(repo, "-m", "components.lint")
+    assert lint.returncode != 0 and "shared-logs.json: input DS_PROMETHEUS needs a 'loki' datasource" in lint.stderr
+    render = _run(repo, "-m", "components.render", "--stack", "prod", "--out", str(tmp_path / "out"))
+    assert render.returncode == 2 and "shared-logs.json: input DS_PROMETHEUS" in render.stderr
+    assert "Traceback" not in render.stderr + lint.stderr and not (tmp_path / "out").exists()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from components.builders import promql
+from components.builders.dashboard_inputs import resolve_inputs
 from components.builders.grafana import DATASOURCE_UIDS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -145,9 +146,13 @@ def collect_dashboards(dashboards_dir: Path | None = None) -> dict[str, dict[str
             problems.append(f"{path.name}: clashes with the dashboard built by dashboards/{path.stem}.py")
             continue
         try:
-            out[path.name] = json.loads(path.read_text())
+            model, input_problems = resolve_inputs(path.name, json.loads(path.read_text()))
         except json.JSONDecodeError as error:
             problems.append(f"{path.name}: not valid JSON: {error}")
+            continue
+        problems += input_problems
+        if not input_problems:
+            out[path.name] = model
     uids: dict[str, str] = {}
     for name, dashboard in out.items():
         problems += validate_dashboard(name, dashboard)

@@ -21,6 +21,12 @@ PROMETHEUS_UID = "prometheus"
 ALERTMANAGER_UID = "alertmanager"
 TEMPO_UID = "tempo"
 DATASOURCE_UIDS = (PROMETHEUS_UID, ALERTMANAGER_UID, TEMPO_UID)
+# The dashboards' Prometheus picker: every Prometheus query reads "${datasource}".
+PROMETHEUS_VARIABLE: dict[str, object] = {
+    "name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus",
+    "current": {"text": "Prometheus", "value": PROMETHEUS_UID}, "hide": 0, "refresh": 1,
+    "description": "One Prometheus datasource per environment: choosing it chooses the environment.",
+}
 
 FOLDER_TITLE = "Shannon"
 FOLDER_UID = "shannon"
