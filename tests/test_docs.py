@@ -137,3 +137,19 @@ def test_day2_procedures_describe_what_the_program_does(heading: str, prod_run):
         protected = [r.name for r in prod_run.of_type("random:index/randomPassword:RandomPassword") if r.options.protect]
         assert "shannon-grafana-admin-password" in protected and "`shannon-grafana-admin-password`" in body
         assert "reset-admin-password" in body
+
+
+def test_every_file_the_docs_name_exists():
+    """Every tests/, components/, rules/, dashboards/ or docs/ path that README.md, docs/, the catalog header,
+    rules/slos.yaml or the Makefile names exists, so no instruction points at a file that is gone."""
+    sources = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "catalog/metrics.yaml",
+               ROOT / "rules/slos.yaml", ROOT / "Makefile"]
+    pattern = re.compile(r"(?<![\w/.-])((?:tests|components|rules|dashboards|docs|bench|\.ci)/[\w./-]*\w)")
+    missing = set()
+    for source in sources:
+        for path in pattern.findall(source.read_text()[:200_000]):
+            if any(ch in path for ch in "*<>") or path.endswith("/"):
+                continue
+            if not (ROOT / path).exists():
+                missing.add(f"{source.name}: {path}")
+    assert not missing, sorted(missing)

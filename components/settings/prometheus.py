@@ -63,7 +63,7 @@ class PrometheusSettings(Model):
                              description="Where the remote-write credential files are mounted.")
     expected_series: int = Field(
         100_000, ge=1, description="Active series the remote-write queues are sized for "
-                                   "(python -m components.capacity --remote-write).")
+                                   "(venv/bin/python -m components.capacity --remote-write).")
     cluster: LabelValue | None = Field(
         None, description="This Prometheus's cluster identity: the `cluster` external label (added to series that lack "
                           "one) and the HA group of mimir and cortex stores. Required with remoteWrite: two clusters "
