@@ -11,6 +11,7 @@ prometheus, alertmanager and promtool) and about an hour; `--only` picks benchma
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import shutil
@@ -417,6 +418,9 @@ def _summary(qb: QueryBench | None, lat: list[latency.Run] | None, prog: list[pr
     return "; ".join(parts)
 
 
+WORK_MARKER = ".bench-work"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
@@ -436,6 +440,21 @@ def main(argv: list[str] | None = None) -> int:
     only = set(args.only.split(","))
     if unknown := only - {"queries", "latency", "program"}:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}")
+    for flag, value, low in (("--budget-minutes", args.budget_minutes, 0.5), ("--instances", args.instances, 1),
+                             ("--days", args.days, 1), ("--runs", args.runs, 1),
+                             ("--latency-timeout", args.latency_timeout, 10)):
+        if value is not None and not (value >= low and math.isfinite(value)):
+            parser.error(f"{flag} must be at least {low} (got {value})")
+    if args.days > 365:
+        parser.error(f"--days {args.days}: at most 365 (the TSDB import is sized for a month or a year)")
+    if args.previous is not None and not args.previous.is_file():
+        parser.error(f"--previous {args.previous} is not a file: give an earlier bench/results*.md")
+    # The work directory is removed before and after a run: never one the benchmark did not make.
+    if args.work.exists() and (not args.work.is_dir() or (any(args.work.iterdir())
+                                                          and not (args.work / WORK_MARKER).exists())):
+        parser.error(f"--work {args.work} holds files the benchmark did not write; give a new directory")
+    if not args.results.parent.is_dir():
+        parser.error(f"--results {args.results}: {args.results.parent} is not a directory")
     missing = [n for n in ("policy.json", "enforcement.json", "prometheus.yml", "alerts.yml")
                if not (args.reference / n).exists()]
     if missing and only & {"queries", "latency"}:
@@ -447,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
+    (args.work / WORK_MARKER).write_text("made by python -m bench; removed after the run\n")
     machine = _machine()
     versions = {}
     if only & {"queries", "latency"}:

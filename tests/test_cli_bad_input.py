@@ -1,5 +1,6 @@
 """Every command of the project refuses bad arguments and broken inputs with one message and exit 2, never a
-traceback, and writes nothing when it refuses: capacity, render, diff, docs and lint."""
+traceback, and writes nothing when it refuses: capacity, render, diff, docs, lint, check, devstack, catalog,
+storecheck, the SLO generator and bench."""
 
 from __future__ import annotations
 
@@ -166,6 +167,10 @@ def test_lint_refuses_arguments_it_does_not_take(capsys: pytest.CaptureFixture[s
     ["components.devstack", "no-such-command"],
     ["components.catalog", "no-such-command"],
     ["components.lint", "--bogus"],
+    ["components.check", "/nonexistent-render"],
+    ["components.builders.slo_files", "--bogus"],
+    ["bench", "--runs", "0"],
+    ["bench", "--work", "/etc"],  # never a directory the benchmark would remove and did not make
 ])
 def test_commands_exit_2_without_a_traceback(args: list[str]):
     """As a user runs them: each command given a wrong argument exits 2 with an `error:` line, no traceback."""
