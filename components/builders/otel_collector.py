@@ -1,0 +1,82 @@
+"""The OpenTelemetry Collector's config: OTLP in, memory limit, scrubbing, tail sampling, batching, and a
+queued, retrying OTLP exporter to Tempo. Pure: no `pulumi` import.
+
+Order matters: the memory limiter first (it refuses data before anything holds it), the scrubbing before
+sampling (nothing unscrubbed is ever buffered), batching last (tail sampling releases whole traces).
+Tail sampling needs every span of a trace at one collector, so this is one replica's config.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.settings.tracing import CollectorSettings
+from components.units import prom_duration_seconds
+
+OTLP_GRPC_PORT = 4317
+OTLP_HTTP_PORT = 4318
+METRICS_PORT = 8888
+HEALTH_PORT = 13133
+URL_ATTRIBUTES = ("url.full", "http.url", "http.target")
+
+
+def _scrub_statements(settings: CollectorSettings) -> list[str]:
+    # OTTL; "[?].*" needs no escaping at any of the YAML, OTTL-string and RE2 levels.
+    out = [f'replace_pattern(attributes["{key}"], "[?].*", "")' for key in URL_ATTRIBUTES
+           if settings.scrub.strip_query_strings]
+    out += [f'delete_key(attributes, "{key}")' for key in settings.scrub.drop_attributes]
+    return out
+
+
+def _policies(settings: CollectorSettings) -> list[dict[str, Any]]:
+    sampling = settings.sampling
+    policies: list[dict[str, Any]] = []
+    if sampling.keep_errors:
+        policies.append({"name": "errors", "type": "status_code", "status_code": {"status_codes": ["ERROR"]}})
+    threshold_ms = int(prom_duration_seconds(sampling.latency_threshold) * 1000)
+    policies.append({"name": "slow", "type": "latency", "latency": {"threshold_ms": threshold_ms}})
+    policies.append({"name": "healthy-sample", "type": "probabilistic",
+                     "probabilistic": {"sampling_percentage": sampling.percentage}})
+    return policies
+
+
+def build_collector_config(settings: CollectorSettings, tempo_endpoint: str, listen_host: str = "0.0.0.0",
+                           ports: dict[str, int] | None = None) -> dict[str, Any]:
+    """The collector's config.yaml as a dict; `tempo_endpoint` is Tempo's OTLP gRPC host:port."""
+    port = {"grpc": OTLP_GRPC_PORT, "http": OTLP_HTTP_PORT, "metrics": METRICS_PORT, "health": HEALTH_PORT,
+            **(ports or {})}
+    processors: dict[str, Any] = {
+        # Percentages of the container's memory limit (cgroup), so a resize needs no config change.
+        "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 20},
+        "tail_sampling": {"decision_wait": settings.sampling.decision_wait, "num_traces": settings.sampling.num_traces,
+                          "policies": _policies(settings)},
+        "batch": {"send_batch_size": 512, "timeout": "2s"},
+    }
+    budget = prom_duration_seconds(settings.max_elapsed_time)
+    chain = ["memory_limiter"]
+    if statements := _scrub_statements(settings):
+        processors["transform/scrub"] = {"error_mode": "ignore",
+                                         "trace_statements": [{"context": "span", "statements": statements}]}
+        chain.append("transform/scrub")
+    chain += ["tail_sampling", "batch"]
+    return {
+        "extensions": {"health_check": {"endpoint": f"{listen_host}:{port['health']}"}},
+        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"{listen_host}:{port['grpc']}"},
+                                             "http": {"endpoint": f"{listen_host}:{port['http']}"}}}},
+        "processors": processors,
+        "exporters": {"otlp_grpc/tempo": {
+            "endpoint": tempo_endpoint,
+            "tls": {"insecure": True},  # in-cluster or on the compose network, beside Tempo
+            "sending_queue": {"enabled": True, "num_consumers": 4, "queue_size": settings.queue_size},
+            # The collector refuses a max_interval above max_elapsed_time: the backoff caps at the smaller.
+            "retry_on_failure": {"enabled": True, "initial_interval": "1s",
+                                 "max_interval": "30s" if budget >= 30 else settings.max_elapsed_time,
+                                 "max_elapsed_time": settings.max_elapsed_time},
+        }},
+        "service": {
+            "extensions": ["health_check"],
+            "telemetry": {"metrics": {"level": "detailed", "readers": [
+                {"pull": {"exporter": {"prometheus": {"host": listen_host, "port": port["metrics"]}}}}]}},
+            "pipelines": {"traces": {"receivers": ["otlp"], "processors": chain, "exporters": ["otlp_grpc/tempo"]}},
+        },
+    }

@@ -1,0 +1,229 @@
+"""The OpenTelemetry Collector config (components/builders/otel_collector.py) run for real: the collector built
+from the Go module proxy by .ci/install-tools.sh (.ci/otelcol, v0.161.0), traces sent with the OpenTelemetry
+Python SDK as Shannon's three services send them (their service names, W3C traceparent from the orchestrator
+through agent-core to llm-service), and an OTLP gRPC sink in the test standing in for Tempo.
+
+Only the listen addresses and Tempo's endpoint are changed from what the builder returns (loopback ports of
+this test); the sampling decision wait is shortened to keep the test short.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import pytest
+import requests
+import yaml
+from opentelemetry import propagate, trace
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Status, StatusCode
+
+from components.builders.otel_collector import build_collector_config
+from components.settings.tracing import CollectorSettings
+from tests.e2e.harness import free_port
+from tests.tools import TOOLS
+
+pytestmark = pytest.mark.e2e
+BINARY = TOOLS / "bin" / "otelcol-shannon"
+SERVICES = ("orchestrator", "agent-core", "llm-service")  # Shannon's OTEL service names
+SECRET = "sk-live-do-not-store"
+
+
+@dataclass
+class Sink(trace_service_pb2_grpc.TraceServiceServicer):
+    """Tempo's OTLP gRPC receiver, as far as the collector can tell: stores spans, or answers UNAVAILABLE."""
+
+    down: bool = False
+    spans: dict[str, list[dict[str, object]]] = field(default_factory=lambda: defaultdict(list))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def Export(self, request: trace_service_pb2.ExportTraceServiceRequest, context: grpc.ServicerContext):  # noqa: N802
+        if self.down:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "tempo is restarting")
+        with self.lock:
+            for resource_spans in request.resource_spans:
+                service = next((a.value.string_value for a in resource_spans.resource.attributes
+                                if a.key == "service.name"), "")
+                for scope in resource_spans.scope_spans:
+                    for span in scope.spans:
+                        attributes = {a.key: a.value.string_value for a in span.attributes}
+                        self.spans[span.trace_id.hex()].append({"service": service, "name": span.name,
+                                                                "attributes": attributes})
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+    def traces(self) -> dict[str, list[dict[str, object]]]:
+        with self.lock:
+            return {k: list(v) for k, v in self.spans.items()}
+
+
+@dataclass
+class Collector:
+    grpc_port: int
+    metrics_port: int
+    sink: Sink
+
+    def metric(self, name: str) -> float:
+        """Sum of a collector metric's samples."""
+        text = requests.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+        return sum(float(m.group(1)) for m in re.finditer(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
+
+
+def _settings() -> CollectorSettings:
+    return CollectorSettings.model_validate({"sampling": {"decisionWait": "2s", "percentage": 20},
+                                             "maxElapsedTime": "8s"})
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
+    if not BINARY.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{BINARY} is required in CI (.ci/install-tools.sh builds it)")
+        pytest.skip(f"{BINARY} missing: run `bash .ci/install-tools.sh`")
+    sink = Sink()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(sink, server)
+    sink_port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    ports = {"grpc": free_port(), "http": free_port(), "metrics": free_port(), "health": free_port()}
+    config = build_collector_config(_settings(), f"127.0.0.1:{sink_port}", listen_host="127.0.0.1", ports=ports)
+    work = tmp_path_factory.mktemp("otelcol")
+    (work / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    log = (work / "collector.log").open("w")
+    process = subprocess.Popen([str(BINARY), f"--config={work / 'config.yaml'}"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{ports['health']}/", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert process.poll() is None, (work / "collector.log").read_text()
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the collector did not become healthy:\n" + (work / "collector.log").read_text())
+        yield Collector(ports["grpc"], ports["metrics"], sink)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        server.stop(0)
+        log.close()
+
+
+def _providers(port: int) -> dict[str, TracerProvider]:
+    out = {}
+    for service in SERVICES:
+        provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True)))
+        out[service] = provider
+    return out
+
+
+def _send(providers: dict[str, TracerProvider], kind: str, count: int) -> set[str]:
+    """`count` traces orchestrator -> agent-core -> llm-service, the context crossing each hop as a W3C
+    traceparent header. kind: ok (50 ms), error (llm-service fails), slow (3 s end to end)."""
+    ids = set()
+    tracers = {s: p.get_tracer("shannon") for s, p in providers.items()}
+    for _ in range(count):
+        start = time.time_ns()
+        end = start + (3_000_000_000 if kind == "slow" else 50_000_000)
+        root = tracers["orchestrator"].start_span("workflow.execute", start_time=start)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=trace.set_span_in_context(root))
+        assert carrier["traceparent"].startswith("00-")
+        agent = tracers["agent-core"].start_span("agent.execute_task", context=propagate.extract(carrier),
+                                                 start_time=start + 1_000_000)
+        carrier = {}
+        propagate.inject(carrier, context=trace.set_span_in_context(agent))
+        llm = tracers["llm-service"].start_span("POST", context=propagate.extract(carrier),
+                                                start_time=start + 2_000_000, attributes={
+                                                    "url.full": f"https://api.openai.com/v1/chat/completions?key={SECRET}",
+                                                    "http.request.header.authorization": f"Bearer {SECRET}",
+                                                    "http.response.status_code": "500" if kind == "error" else "200"})
+        if kind == "error":
+            llm.set_status(Status(StatusCode.ERROR, "upstream 500"))
+        llm.end(end_time=end - 2_000_000)
+        agent.end(end_time=end - 1_000_000)
+        root.end(end_time=end)
+        ids.add(format(root.get_span_context().trace_id, "032x"))
+    for provider in providers.values():
+        provider.force_flush()
+    return ids
+
+
+def _wait_for(predicate, timeout: float = 30) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.25)
+
+
+def test_errors_and_slow_traces_are_kept_whole_and_the_rest_sampled(collector: Collector):
+    """Every error trace and every slow trace arrives with its three spans; healthy traces arrive at the configured
+    20% within a binomial tolerance; no stored span holds the query string or the authorization header; the
+    collector counted every span it was sent."""
+    providers = _providers(collector.grpc_port)
+    accepted_before = collector.metric("otelcol_receiver_accepted_spans")
+    errors, slow = _send(providers, "error", 30), _send(providers, "slow", 30)
+    healthy = _send(providers, "ok", 600)
+    _wait_for(lambda: (errors | slow) <= set(collector.sink.traces()), timeout=60)
+    time.sleep(4)  # two decision waits: every healthy trace decided
+    traces = collector.sink.traces()
+    for trace_id in errors | slow:
+        assert sorted(s["service"] for s in traces[trace_id]) == sorted(SERVICES), trace_id
+    kept = len(healthy & set(traces))
+    print(f"\nsent/kept per policy: errors {len(errors)}/{len(errors & set(traces))}, slow {len(slow)}/"
+          f"{len(slow & set(traces))}, healthy {len(healthy)}/{kept} (20% configured)")
+    assert 0.2 * 600 - 4 * (600 * 0.2 * 0.8) ** 0.5 <= kept <= 0.2 * 600 + 4 * (600 * 0.2 * 0.8) ** 0.5
+    for spans in traces.values():
+        for span in spans:
+            assert SECRET not in repr(span["attributes"]), span
+            assert "http.request.header.authorization" not in span["attributes"]
+    llm_urls = {s["attributes"].get("url.full") for spans in traces.values() for s in spans if s["service"] == "llm-service"}
+    assert llm_urls == {"https://api.openai.com/v1/chat/completions"}
+    sent = 3 * (len(errors) + len(slow) + len(healthy))
+    _wait_for(lambda: collector.metric("otelcol_receiver_accepted_spans") - accepted_before >= sent)
+    assert collector.metric("otelcol_receiver_accepted_spans") - accepted_before == sent
+
+
+def test_a_tempo_outage_shorter_than_the_retry_budget_loses_nothing(collector: Collector):
+    """Tempo unavailable for 4 s (inside maxElapsedTime 8s): the queued, retried batches all arrive afterwards."""
+    providers = _providers(collector.grpc_port)
+    collector.sink.down = True
+    try:
+        errors = _send(providers, "error", 20)
+        time.sleep(4)
+    finally:
+        collector.sink.down = False
+    _wait_for(lambda: errors <= set(collector.sink.traces()), timeout=60)
+    assert all(len(collector.sink.traces()[t]) == 3 for t in errors)
+
+
+def test_a_longer_outage_drops_spans_and_the_collector_counts_them(collector: Collector):
+    """Tempo unavailable beyond the retry budget: the batches are dropped, and the collector's own metrics say
+    so (otelcol_exporter_send_failed_spans), which is what the dropped-spans alert reads."""
+    providers = _providers(collector.grpc_port)
+    failed_before = collector.metric("otelcol_exporter_send_failed_spans")
+    collector.sink.down = True
+    try:
+        errors = _send(providers, "error", 10)
+        _wait_for(lambda: collector.metric("otelcol_exporter_send_failed_spans") >= failed_before + 30,
+                  timeout=45)
+    finally:
+        collector.sink.down = False
+    assert not errors & set(collector.sink.traces())
+    print(f"\ndropped after the retry budget: {collector.metric('otelcol_exporter_send_failed_spans') - failed_before:.0f} spans")
