@@ -6,9 +6,9 @@ test use this model directly, so the config is settled before a component ships 
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from typing import Annotated
+
+from pydantic import Field
 
 from components.settings.types import Duration, Model, _matching
 

@@ -18,7 +18,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import grpc
 import pytest
@@ -51,7 +50,7 @@ class Sink(trace_service_pb2_grpc.TraceServiceServicer):
     spans: dict[str, list[dict[str, object]]] = field(default_factory=lambda: defaultdict(list))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def Export(self, request: trace_service_pb2.ExportTraceServiceRequest, context: grpc.ServicerContext):  # noqa: N802
+    def Export(self, request: trace_service_pb2.ExportTraceServiceRequest, context: grpc.ServicerContext):
         if self.down:
             context.abort(grpc.StatusCode.UNAVAILABLE, "tempo is restarting")
         with self.lock:
@@ -165,7 +164,7 @@ def _send(providers: dict[str, TracerProvider], kind: str, count: int) -> set[st
     return ids
 
 
-def _wait_for(predicate, timeout: float = 30) -> None:  # noqa: ANN001
+def _wait_for(predicate, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
