@@ -31,6 +31,8 @@ IMAGES: Final[dict[str, str]] = {
     "postgres-exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.20.1",
     "redis-exporter": "oliver006/redis_exporter:v1.90.0",
     "blackbox-exporter": "prom/blackbox-exporter:v0.28.0",
+    # The release .ci/otelcol builds for the live test, with every component the config uses.
+    "otel-collector": "otel/opentelemetry-collector-contrib:0.161.0",
 }
 
 # Container ports each program listens on.
@@ -47,6 +49,8 @@ PORTS: Final[dict[str, int]] = {
     "postgres-exporter": 9187,
     "redis-exporter": 9121,
     "blackbox-exporter": 9115,
+    "otel-collector-metrics": 8888,
+    "otel-collector-health": 13133,
 }
 
 # The numeric user each image is built to run as; the pods pin it explicitly.
@@ -59,6 +63,7 @@ RUN_AS: Final[dict[str, tuple[int, int]]] = {
     "postgres-exporter": (65534, 65534),
     "redis-exporter": (59000, 59000),
     "blackbox-exporter": (65534, 65534),
+    "otel-collector": (10001, 10001),
 }
 
 # Requests, memory limit and (where the program stores data) volume size.
@@ -72,6 +77,8 @@ RESOURCES: Final[dict[str, dict[str, str]]] = {
     "postgres-exporter": {"cpu": "20m", "memory": "32Mi", "memoryLimit": "128Mi"},
     "redis-exporter": {"cpu": "20m", "memory": "32Mi", "memoryLimit": "128Mi"},
     "blackbox-exporter": {"cpu": "20m", "memory": "32Mi", "memoryLimit": "128Mi"},
+    # Tail sampling holds numTraces traces for decisionWait: 50,000 traces of ~10 spans at ~1 KB each.
+    "otel-collector": {"cpu": "200m", "memory": "512Mi", "memoryLimit": "1Gi"},
 }
 
 VOLUME_SIZES: Final[dict[str, str]] = {
@@ -111,6 +118,7 @@ HEALTH: Final[dict[str, tuple[str, str]]] = {
     "postgres-exporter": ("/", "/"),
     "redis-exporter": ("/health", "/health"),
     "blackbox-exporter": ("/-/healthy", "/-/healthy"),
+    "otel-collector": ("/", "/"),  # the health_check extension, on its own port
 }
 
 # Labels every scrape target carries, as in the original configuration.

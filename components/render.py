@@ -11,6 +11,7 @@ Layout of <out>:
   grafana/datasources.yml, grafana/dashboards/*.json, grafana/grafana.ini,
   grafana/dashboard-provider.yml
   tempo/tempo.yaml (when Tempo is enabled)
+  otel-collector/config.yaml (when tracing.collector is enabled)
   exporters/blackbox.yml (when the blackbox exporter is enabled)
   operator/<kind>-<name>.yaml: operator mode's custom resources and ConfigMaps, instead of the
     prometheus/, alertmanager/ and grafana/ directories
@@ -54,6 +55,7 @@ def render_files(settings: StackSettings, secrets_present: set[str]) -> dict[str
         files.update({f"grafana/dashboards/{name}": text for name, text in artifacts.grafana_dashboards.items()})
     files["deployment.yaml"] = dump_yaml(build_deployment_summary(settings))
     files.update({f"tempo/{path}": text for path, text in artifacts.tempo.items()})
+    files.update({f"otel-collector/{path}": text for path, text in artifacts.otel_collector.items()})
     files.update({f"exporters/{path}": text for path, text in artifacts.exporters.items()})
     return files
 

@@ -23,6 +23,7 @@ from components.grafana_content import GrafanaContent, GrafanaContentArgs
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.node_exporter import NodeExporter, NodeExporterArgs
 from components.operator_resources import OperatorResources, OperatorResourcesArgs
+from components.otel_collector import OtelCollector, OtelCollectorArgs
 from components.platform import Backend, DockerBackend, KubernetesBackend
 from components.prometheus import Prometheus, PrometheusArgs
 from components.settings import StackSettings
@@ -86,6 +87,7 @@ class ObservabilityStack(pulumi.ComponentResource):
         grafana = Grafana(f"{name}-grafana", GrafanaArgs(s, platform, artifacts, secrets), child)
         tempo = Tempo(f"{name}-tempo", TempoArgs(s, platform, artifacts.tempo, secrets), child) \
             if s.tempo.enabled else None
+        self._collector(name, s, platform, artifacts, child)
         self._exporters(name, s, platform, artifacts, secrets, child)
         if isinstance(platform, KubernetesBackend):
             NetworkPolicies(f"{name}-network-policies", NetworkPoliciesArgs(s, platform), child)
@@ -117,6 +119,11 @@ class ObservabilityStack(pulumi.ComponentResource):
         GrafanaContent(f"{name}-grafana-content", GrafanaContentArgs(artifacts.datasources, artifacts.dashboards, secrets),
                        pulumi.ResourceOptions(parent=self, providers={"grafana": provider}))
 
+    def _collector(self, name: str, s: StackSettings, platform: Backend, artifacts: Artifacts,
+                   child: pulumi.ResourceOptions) -> None:
+        if s.collector_enabled:
+            OtelCollector(f"{name}-otel-collector", OtelCollectorArgs(s, platform, artifacts.otel_collector), child)
+
     def _exporters(self, name: str, s: StackSettings, platform: Backend, artifacts: Artifacts,
                    secrets: Mapping[str, pulumi.Output[str]], child: pulumi.ResourceOptions) -> None:
         if s.exporters.node.enabled:
@@ -137,6 +144,7 @@ class ObservabilityStack(pulumi.ComponentResource):
         topo = Topology(s)
         tempo = Tempo(f"{name}-tempo", TempoArgs(s, platform, artifacts.tempo, secrets), child) \
             if s.tempo.enabled else None
+        self._collector(name, s, platform, artifacts, child)
         self._exporters(name, s, platform, artifacts, secrets, child)
         # After Tempo and the exporters: their ServiceMonitors then find Services that exist.
         OperatorResources(f"{name}-operator", OperatorResourcesArgs(s, artifacts.operator, secrets), child)

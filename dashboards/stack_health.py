@@ -1,4 +1,4 @@
-"""Observability stack health: Prometheus, Alertmanager, Tempo ingest and scrape health."""
+"""Observability stack health: Prometheus, Alertmanager, Tempo ingest, the OpenTelemetry Collector and scrape health."""
 
 from __future__ import annotations
 
@@ -92,6 +92,31 @@ def build() -> dict[str, Any]:
             q('sum(rate(tempo_ingester_traces_created_total{job="tempo"}[$__rate_interval]))', "traces/s"),
             q('sum(tempo_metrics_generator_registry_active_series{job="tempo"})', "generator active series"),
         ], w=12),
+    )
+    # Left out of stacks without tracing.collector (components/builders/features.py).
+    d.row("OpenTelemetry Collector")
+    d.add(
+        timeseries("Spans In, Out and Refused", [
+            q('sum(rate(otelcol_receiver_accepted_spans{job="otel-collector"}[$__rate_interval]))', "accepted"),
+            q('sum(rate(otelcol_receiver_refused_spans{job="otel-collector"}[$__rate_interval]))', "refused"),
+            q('sum(rate(otelcol_exporter_sent_spans{job="otel-collector"}[$__rate_interval]))', "sent to Tempo"),
+            q('sum(rate(otelcol_exporter_send_failed_spans{job="otel-collector"}[$__rate_interval]))', "dropped"),
+        ], w=8, description="Accepted minus sent is what tail sampling left out; refused is the memory limiter; "
+                           "dropped was given up on after the retry budget."),
+        timeseries("Traces Kept by Policy", [
+            q('sum by (policy) (rate(otelcol_processor_tail_sampling_count_traces_sampled'
+              '{job="otel-collector", sampled="true"}[$__rate_interval]))', "{{policy}}"),
+            q('sum(rate(otelcol_processor_tail_sampling_global_count_traces_sampled'
+              '{job="otel-collector", sampled="true"}[$__rate_interval]))', "kept (any policy)"),
+            q('sum(rate(otelcol_processor_tail_sampling_global_count_traces_sampled'
+              '{job="otel-collector"}[$__rate_interval]))', "decided"),
+        ], w=8, description="A trace is kept when any policy keeps it: errors, slow, or the healthy share."),
+        timeseries("Queue to Tempo and Memory", [
+            q('max by (instance) (otelcol_exporter_queue_size{job="otel-collector"})', "queued batches {{instance}}"),
+            q('max by (instance) (otelcol_exporter_queue_capacity{job="otel-collector"})', "capacity {{instance}}"),
+            q('max by (instance) (otelcol_processor_tail_sampling_sampling_traces_on_memory{job="otel-collector"})',
+              "traces held {{instance}}"),
+        ], w=8, description="The queue fills while Tempo is away; traces held grow with traffic x decisionWait."),
     )
     d.row("Scraping")
     d.add(

@@ -18,7 +18,8 @@ def _workloads(run: StackRun) -> list[tuple[str, dict[str, Any]]]:
 def _expected_resources(name: str) -> dict[str, str]:
     settings, _ = load_stack("prod", ROOT)
     section = {"prometheus": settings.prometheus.resources, "alertmanager": settings.alertmanager.resources,
-               "grafana": settings.grafana.resources, "tempo": settings.tempo.resources}.get(name)
+               "grafana": settings.grafana.resources, "tempo": settings.tempo.resources,
+               "otel-collector": settings.tracing.collector.resources}.get(name)
     if section is None:
         return defaults.RESOURCES[name]
     return {"cpu": section.cpu, "memory": section.memory, "memoryLimit": section.memory_limit}
@@ -74,8 +75,8 @@ def test_every_pod_template_is_hardened(prod_run: StackRun):
     """Non-root fixed UID/GID and fsGroup, read-only root, no escalation, no capabilities, RuntimeDefault seccomp,
     requests and a memory limit from settings, real health probes, writable only where a program writes."""
     workloads = _workloads(prod_run)
-    assert {name for name, _ in workloads} == {"prometheus", "alertmanager", "grafana", "tempo", "node-exporter",
-                                               "postgres-exporter", "redis-exporter", "blackbox-exporter"}
+    assert {name for name, _ in workloads} == {"prometheus", "alertmanager", "grafana", "tempo", "otel-collector",
+                                               "node-exporter", "postgres-exporter", "redis-exporter", "blackbox-exporter"}
     gaps = [f"{name}: {gap}" for name, workload in workloads for gap in _gaps(name, workload)]
     assert gaps == [], "\n".join(gaps)
 

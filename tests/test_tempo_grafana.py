@@ -267,13 +267,14 @@ def test_tempo_disabled_leaves_out_everything_that_needs_it():
                 expr = target.get("expr")
                 for name in promql.metric_names(promql.substitute(expr)) if expr else ():
                     assert ":" not in name or name in records, f"{dashboard['uid']}: reads {name}, which no rule records"
-    # Only Tempo's content went.
+    # Only Tempo's content went (and the collector's, which follows Tempo by default).
     assert set(on.dashboards) - set(without.dashboards) == {"traces.json"}
     lost = {p["title"] for d in on.dashboards.values() for p in panels(d)} - {
         p["title"] for d in without.dashboards.values() for p in panels(d)}
     assert lost >= {"Spans Received", "Service Graph"} and "Tempo" in lost
     assert all("tempo" in t.lower() or "trace" in t.lower() or "span" in t.lower() or "service graph" in t.lower()
-               or t == "Slowest Operations (P95)" or t == "Traces Created and Generator Output" for t in lost), lost
+               or t in ("Slowest Operations (P95)", "Traces Created and Generator Output", "OpenTelemetry Collector")
+               for t in lost), lost
 
 
 def test_tempo_disabled_renders_a_config_promtool_accepts(tmp_path: Path):

@@ -18,6 +18,7 @@ from components.builders import (
     features,
     grafana,
     operator,
+    otel_collector,
     prometheus,
     rules,
     tempo,
@@ -43,6 +44,7 @@ class Artifacts:
     grafana_ini: str
     grafana_dashboard_provider: str
     tempo: dict[str, str] = field(default_factory=dict)
+    otel_collector: dict[str, str] = field(default_factory=dict)
     exporters: dict[str, str] = field(default_factory=dict)
     # Parsed forms, for components that need structured data (Grafana API resources).
     datasources: list[dict[str, Any]] = field(default_factory=list)
@@ -75,6 +77,8 @@ def build_artifacts(settings: StackSettings) -> Artifacts:
     if settings.operator.enabled:
         operator_objects = _operator_objects(settings, rule_files, dashboard_files, datasources)
     exporter_files = {"blackbox.yml": dump_yaml(build_blackbox_config())} if settings.exporters.blackbox.enabled else {}
+    collector_files = ({otel_collector.CONFIG_FILE: dump_yaml(otel_collector.stack_collector_config(settings))}
+                       if settings.collector_enabled else {})
     return Artifacts(
         prometheus=prom_files,
         grafana_datasources=dump_yaml(grafana.datasources_provisioning(datasources)),
@@ -82,6 +86,7 @@ def build_artifacts(settings: StackSettings) -> Artifacts:
         grafana_ini=grafana.render_ini(grafana.build_grafana_ini(settings)),
         grafana_dashboard_provider=dump_yaml(grafana.build_dashboard_provider()),
         tempo=tempo_files,
+        otel_collector=collector_files,
         exporters=exporter_files,
         datasources=datasources,
         dashboards=models,

@@ -20,6 +20,7 @@ from components.settings import StackSettings
 
 # Catalog sources each optional component provides.
 TEMPO_SOURCES = frozenset({"tempo", "tempo-metrics-generator"})
+COLLECTOR_SOURCES = frozenset({"otel-collector"})
 
 
 # Operator mode: the cluster's Prometheus and Alertmanager are not ours; their jobs have other names and
@@ -39,6 +40,8 @@ EXPORTER_SOURCES = {"node": "node-exporter", "postgres": "postgres-exporter", "r
 
 def disabled_sources(settings: StackSettings) -> frozenset[str]:
     sources = frozenset() if settings.tempo.enabled else TEMPO_SOURCES
+    if not settings.collector_enabled:
+        sources |= COLLECTOR_SOURCES
     sources |= {source for name, source in EXPORTER_SOURCES.items() if not getattr(settings.exporters, name).enabled}
     if not settings.prometheus.remote_write or not settings.own_components:
         sources |= REMOTE_WRITE_SOURCES

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from components import defaults
+from components.settings import StackSettings
 from components.settings.tracing import CollectorSettings
+from components.topology import Topology
 from components.units import prom_duration_seconds
+
+CONFIG_DIR = "/etc/otelcol"
+CONFIG_FILE = "config.yaml"
 
 OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
-METRICS_PORT = 8888
-HEALTH_PORT = 13133
+METRICS_PORT = defaults.PORTS["otel-collector-metrics"]
+HEALTH_PORT = defaults.PORTS["otel-collector-health"]
 URL_ATTRIBUTES = ("url.full", "http.url", "http.target")
 
 
@@ -80,3 +86,13 @@ def build_collector_config(settings: CollectorSettings, tempo_endpoint: str, lis
             "pipelines": {"traces": {"receivers": ["otlp"], "processors": chain, "exporters": ["otlp_grpc/tempo"]}},
         },
     }
+
+
+def stack_collector_config(settings: StackSettings) -> dict[str, Any]:
+    """The config the stack deploys: Tempo's OTLP gRPC port at its in-cluster (or compose network) address."""
+    tempo = Topology(settings).otlp_grpc_endpoint().removeprefix("http://")
+    return build_collector_config(settings.tracing.collector, tempo)
+
+
+def collector_args() -> list[str]:
+    return [f"--config={CONFIG_DIR}/{CONFIG_FILE}"]

@@ -73,6 +73,9 @@ def scrape_jobs(settings: StackSettings) -> list[ScrapeJob]:
     jobs.append(own("grafana", "grafana", "grafana", addresses=overrides.get("grafana")))
     if settings.tempo.enabled:
         jobs.append(own("tempo", "tempo", "tempo", addresses=overrides.get("tempo")))
+    if settings.collector_enabled:
+        jobs.append(own("otel-collector", "otel-collector", "otel-collector-metrics",
+                        addresses=overrides.get("otel-collector")))
     exporters = settings.exporters
     if exporters.node.enabled:
         node = own("node-exporter", "node-exporter", "node-exporter", addresses=overrides.get("node-exporter"))

@@ -46,7 +46,8 @@ class DockerBackend:
         networks = [docker.ContainerNetworksAdvancedArgs(name=self.network, aliases=[w.name])]
         shannon_network = self.settings.docker.shannon_network
         if w.join_shannon_network and shannon_network:
-            networks.append(docker.ContainerNetworksAdvancedArgs(name=shannon_network))
+            aliases = [w.shannon_network_alias] if w.shannon_network_alias else None
+            networks.append(docker.ContainerNetworksAdvancedArgs(name=shannon_network, aliases=aliases))
 
         volumes: list[docker.ContainerVolumeArgs] = []
         # Host paths, read-only; the host's root with rslave propagation, so filesystems the host

@@ -85,6 +85,7 @@ class Workload:
     host_pid: bool = False
     needs_api_token: bool = False  # Kubernetes: mount the ServiceAccount token (service discovery)
     join_shannon_network: bool = False  # Docker: also join Shannon's network
+    shannon_network_alias: str | None = None  # Docker: the name Shannon's containers reach it by there
     wait_healthy: bool = False  # Docker: create waits until the health check passes
     startup_seconds: int = 600  # Kubernetes: how long start-up (WAL replay, migrations) may take
     linux_only: bool = False  # Kubernetes: schedule on Linux nodes only (host-level programs)

@@ -44,6 +44,7 @@ from components.settings.shannon import (
 from components.settings.tempo import (
     TempoSettings,
 )
+from components.settings.tracing import TracingSettings
 from components.settings.types import (
     FieldProblemError,
     LabelValue,
@@ -68,6 +69,8 @@ class StackSettings(Model):
     alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings, description="Alertmanager.")
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings, description="Grafana.")
     tempo: TempoSettings = Field(default_factory=TempoSettings, description="Tempo.")
+    tracing: TracingSettings = Field(default_factory=TracingSettings,
+                                     description="The path of Shannon's traces to Tempo.")
     exporters: ExportersSettings = Field(default_factory=ExportersSettings, description="Exporters.")
     shannon: ShannonSettings = Field(default_factory=ShannonSettings, description="The Shannon services to watch.")
     rules: RulesSettings = Field(default_factory=RulesSettings, description="Rule rendering (test stacks).")
@@ -125,6 +128,10 @@ class StackSettings(Model):
     @model_validator(mode="after")
     def _safe_and_consistent(self) -> StackSettings:
         security_check(self)
+        if self.tracing.collector.enabled is True and not self.tempo.enabled:
+            raise FieldProblemError("tracing.collector.enabled", "the collector forwards to Tempo, which this stack "
+                                    "does not deploy (tempo.enabled is false): enable Tempo, or leave the collector off",
+                                    example="false")
         if self.platform == "kubernetes" and self.own_components and self.kubernetes.namespace == self.shannon.namespace:
             raise FieldProblemError("kubernetes.namespace", f"is Shannon's namespace ({self.shannon.namespace}): the "
                                     "stack's default-deny NetworkPolicies and restricted Pod Security would land on "
@@ -147,6 +154,12 @@ class StackSettings(Model):
     def own_components(self) -> bool:
         """Whether the stack runs its own Prometheus, Alertmanager and Grafana (not in operator mode)."""
         return not self.operator.enabled
+
+    @property
+    def collector_enabled(self) -> bool:
+        """Whether the OpenTelemetry Collector is deployed: tracing.collector.enabled, by default Tempo's."""
+        enabled = self.tracing.collector.enabled
+        return self.tempo.enabled if enabled is None else enabled
 
     @property
     def local_ports(self) -> list[tuple[str, int]]:

@@ -1,8 +1,5 @@
-"""The OpenTelemetry Collector gateway in front of Tempo: tail sampling, scrubbing, queueing.
-
-Not yet part of StackSettings (no stack deploys the collector yet, see issue 27): the builder and its live
-test use this model directly, so the config is settled before a component ships it.
-"""
+"""`tracing.collector`: the OpenTelemetry Collector gateway in front of Tempo (tail sampling, scrubbing,
+queueing), at the address Shannon sends its traces to by default (otel-collector:4317)."""
 
 from __future__ import annotations
 
@@ -10,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from components.settings.types import Duration, Model, _matching
+from components.settings.types import Duration, Model, Resources, _matching, _resources, _with_defaults
 
 # OpenTelemetry attribute keys: dotted words (http.request.header.authorization); no quote can reach OTTL.
 AttributeKey = Annotated[str, _matching(r"[A-Za-z_][A-Za-z0-9_.\-]*", "is not an OpenTelemetry attribute key",
@@ -37,8 +34,18 @@ class Scrub(Model):
 
 
 class CollectorSettings(Model):
+    enabled: bool | None = Field(None, description="Deploy the collector: Shannon's services send to it, it samples "
+                                                    "and scrubs, then forwards to Tempo. Default: wherever Tempo is "
+                                                    "deployed; true without Tempo is refused.")
+    resources: Annotated[Resources, _with_defaults("otel-collector")] = _resources("otel-collector")
     sampling: Sampling = Field(default_factory=Sampling, description="Tail sampling.")
     scrub: Scrub = Field(default_factory=Scrub, description="Attributes that never reach the trace store.")
     queue_size: int = Field(5_000, ge=100, le=1_000_000,
                             description="Batches the Tempo exporter holds while Tempo is unreachable.")
     max_elapsed_time: Duration = Field("5m", description="How long a batch is retried before it is dropped.")
+
+
+class TracingSettings(Model):
+    collector: CollectorSettings = Field(default_factory=CollectorSettings,
+                                         description="The OpenTelemetry Collector in front of Tempo.")
+

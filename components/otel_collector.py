@@ -1,0 +1,59 @@
+"""The OpenTelemetry Collector: Shannon's OTLP traces in (gRPC 4317, HTTP 4318), sampled and scrubbed, out to
+Tempo. Reachable as `otel-collector`, the address Shannon's orchestrator sends to by default: on Docker as an
+alias on Shannon's compose network, on Kubernetes as the Service otel-collector in the stack's namespace."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+
+from components import defaults
+from components.builders.otel_collector import CONFIG_DIR, collector_args
+from components.platform import Backend, HttpProbe, Port, Workload
+from components.settings import StackSettings
+
+NAME = "otel-collector"
+
+
+@dataclass(frozen=True)
+class OtelCollectorArgs:
+    settings: StackSettings
+    platform: Backend
+    files: Mapping[str, str]  # config.yaml
+
+
+class OtelCollector(pulumi.ComponentResource):
+    otlp_grpc_endpoint: pulumi.Output[str]
+
+    def __init__(self, name: str, args: OtelCollectorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("shannon:observability:OtelCollector", name, None, opts)
+        s = args.settings
+        health = defaults.PORTS["otel-collector-health"]
+        ready, live = defaults.HEALTH[NAME]
+        workload = Workload(
+            name=NAME,
+            image=s.image(NAME),
+            args=tuple(collector_args()),
+            ports=(
+                Port("otlp-grpc", defaults.PORTS["otlp-grpc"]),
+                Port("otlp-http", defaults.PORTS["otlp-http"]),
+                Port("metrics", defaults.PORTS["otel-collector-metrics"]),
+                Port("health", health),
+            ),
+            resources=s.tracing.collector.resources,
+            run_as=defaults.RUN_AS[NAME],
+            readiness=HttpProbe(ready, health),
+            liveness=HttpProbe(live, health),
+            # One replica: tail sampling needs every span of a trace at one collector (see the README).
+            kind="stateless",
+            config_dir=CONFIG_DIR,
+            config_files=dict(args.files),
+            join_shannon_network=True,
+            shannon_network_alias=NAME,
+        )
+        self.deployed = args.platform.deploy(name, workload, pulumi.ResourceOptions(parent=self))
+        host = NAME if s.platform == "docker" else f"{NAME}.{s.kubernetes.namespace}.svc"
+        self.otlp_grpc_endpoint = pulumi.Output.from_input(f"http://{host}:{defaults.PORTS['otlp-grpc']}")
+        self.register_outputs({"otlp_grpc_endpoint": self.otlp_grpc_endpoint})

@@ -1,0 +1,100 @@
+"""The collector in the stacks (tracing.collector.enabled): rendered, deployed under mocks where Shannon sends
+traces by default (otel-collector:4317), scraped, and reachable from Shannon's namespace only."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.render import main as render_main
+from tests.conftest import edited_stack_file, run_stack
+from tests.test_otel_collector_config import _binary
+
+P = "shannon-observability:"
+
+
+def _enable(config: dict[str, Any]) -> None:
+    config.setdefault(P + "tracing", {})["collector"] = {"enabled": True}
+
+
+def _disable(config: dict[str, Any]) -> None:
+    config.setdefault(P + "tracing", {})["collector"] = {"enabled": False}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_rendered_collector_config_is_accepted_and_forwards_to_tempo(stack: str, tmp_path: Path):
+    """dev and prod, as committed (the collector follows Tempo by default), render otel-collector/config.yaml,
+    which the collector of the pinned release accepts, exporting to the stack's Tempo OTLP gRPC port;
+    Prometheus scrapes the collector."""
+    out = tmp_path / "out"
+    assert render_main(["--stack", stack, "--out", str(out)]) == 0
+    config_path = out / "otel-collector/config.yaml"
+    result = subprocess.run([str(_binary()), "validate", f"--config={config_path}"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load(config_path.read_text())
+    endpoint = config["exporters"]["otlp_grpc/tempo"]["endpoint"]
+    assert endpoint.endswith(":4317") and "tempo" in endpoint
+    jobs = [j["job_name"] for j in yaml.safe_load((out / "prometheus/prometheus.yml").read_text())["scrape_configs"]]
+    assert "otel-collector" in jobs
+
+
+@pytest.mark.parametrize("edit", ["collector-off", "tempo-off"])
+def test_a_stack_without_the_collector_renders_nothing_of_it(edit: str, tmp_path: Path):
+    """tracing.collector.enabled false, or Tempo off with the collector left at its default, renders no
+    collector: no config file, no scrape job, no collector alerts and no collector panels."""
+    def off(config: dict[str, Any]) -> None:
+        if edit == "collector-off":
+            _disable(config)
+        else:
+            config.setdefault(P + "tempo", {})["enabled"] = False
+    out = tmp_path / "out"
+    stack_file = edited_stack_file(tmp_path, "prod", off)
+    assert render_main(["--stack", "prod", "--stack-file", str(stack_file), "--out", str(out)]) == 0
+    assert not (out / "otel-collector").exists()
+    rendered = "".join(p.read_text() for p in out.rglob("*") if p.is_file())
+    assert "otel-collector" not in rendered and "otelcol_" not in rendered
+
+
+def test_a_collector_without_tempo_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """tracing.collector.enabled with tempo.enabled false is refused (it would forward nowhere), nothing written."""
+    def edit(config: dict[str, Any]) -> None:
+        _enable(config)
+        config.setdefault(P + "tempo", {})["enabled"] = False
+    stack_file = edited_stack_file(tmp_path, "prod", edit)
+    assert render_main(["--stack", "prod", "--stack-file", str(stack_file), "--out", str(tmp_path / "out")]) == 2
+    assert "tracing.collector.enabled" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_on_docker_shannon_reaches_it_as_otel_collector(tmp_path: Path):
+    """On Docker the collector joins Shannon's compose network with the alias otel-collector, Shannon's default
+    tracing endpoint, and receives its config file."""
+    run = run_stack("dev")
+    (container,) = [r for r in run.of_type("docker:index/container:Container") if "otel-collector" in r.name]
+    networks = {n["name"]: n.get("aliases") for n in container.inputs["networksAdvanced"]}
+    assert networks["shannon_shannon-net"] == ["otel-collector"]
+    assert any(u["file"] == "/etc/otelcol/config.yaml" for u in container.inputs["uploads"])
+    assert container.inputs["command"] == ["--config=/etc/otelcol/config.yaml"]
+
+
+def test_on_kubernetes_a_service_named_otel_collector_admits_shannons_namespace(tmp_path: Path):
+    """On Kubernetes a Deployment and a Service named otel-collector serve OTLP; the NetworkPolicy admits OTLP from
+    Shannon's namespace and the metrics port from Prometheus only."""
+    run = run_stack("prod")
+    services = [r for r in run.of_type("kubernetes:core/v1:Service") if r.inputs["metadata"]["name"] == "otel-collector"]
+    assert len(services) == 1
+    ports = {p["port"] for p in services[0].inputs["spec"]["ports"]}
+    assert {4317, 4318, 8888} <= ports
+    deployments = [r for r in run.of_type("kubernetes:apps/v1:Deployment")
+                   if r.inputs["metadata"]["name"] == "otel-collector"]
+    assert len(deployments) == 1 and deployments[0].inputs["spec"]["replicas"] == 1
+    (policy,) = [r for r in run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                 if r.inputs["metadata"]["name"].endswith("allow-otel-collector")]
+    otlp, metrics = policy.inputs["spec"]["ingress"]
+    assert otlp["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "shannon"}}}]
+    assert {p["port"] for p in otlp["ports"]} == {4317, 4318}
+    assert metrics["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}]
