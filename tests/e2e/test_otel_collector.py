@@ -4,7 +4,9 @@ Python SDK as Shannon's three services send them (their service names, W3C trace
 through agent-core to llm-service), and an OTLP gRPC sink in the test standing in for Tempo.
 
 Only the listen addresses and Tempo's endpoint are changed from what the builder returns (loopback ports of
-this test); the sampling decision wait is shortened to keep the test short.
+this test); the sampling decision wait and retry budget are shortened to keep the test short. The last test
+runs a real Prometheus scraping the collector with the stack's collector alerts (rules/otel-collector.yml),
+their `for:` shortened to 0s and nothing else changed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import pytest
@@ -33,7 +36,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from components.builders.otel_collector import build_collector_config
 from components.settings.tracing import CollectorSettings
-from tests.e2e.harness import free_port
+from tests.e2e.harness import ROOT, Process, free_port
 from tests.tools import TOOLS
 
 pytestmark = pytest.mark.e2e
@@ -226,3 +229,73 @@ def test_a_longer_outage_drops_spans_and_the_collector_counts_them(collector: Co
         collector.sink.down = False
     assert not errors & set(collector.sink.traces())
     print(f"\ndropped after the retry budget: {collector.metric('otelcol_exporter_send_failed_spans') - failed_before:.0f} spans")
+
+
+def _dropping_outage(collector: Collector, providers: dict[str, TracerProvider]) -> None:
+    """Tempo down until the collector has given up on 10 error traces (30 spans)."""
+    failed_before = collector.metric("otelcol_exporter_send_failed_spans")
+    collector.sink.down = True
+    try:
+        _send(providers, "error", 10)
+        _wait_for(lambda: collector.metric("otelcol_exporter_send_failed_spans") >= failed_before + 30, timeout=45)
+    finally:
+        collector.sink.down = False
+
+
+def test_a_longer_outage_fires_the_dropped_spans_alert_in_prometheus(collector: Collector,
+                                                                      tmp_path: Path):
+    """A real Prometheus scraping the collector and evaluating the stack's collector alerts: silent while
+    delivery works, OtelCollectorDroppingSpans firing after an outage longer than the retry budget, with the
+    collector's job and exporter on the alert."""
+    binary = TOOLS / "bin" / "prometheus"
+    if not binary.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{binary} is required in CI (.ci/install-tools.sh installs it)")
+        pytest.skip(f"{binary} missing: run `bash .ci/install-tools.sh`")
+    providers = _providers(collector.grpc_port)
+    if collector.metric("otelcol_exporter_send_failed_spans") == 0:
+        _dropping_outage(collector, providers)  # the counter exists once something failed; increase() needs it
+    rules = yaml.safe_load((ROOT / "rules" / "otel-collector.yml").read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule["for"] = "0s"
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(tmp_path / "rules.yml")],
+        "scrape_configs": [{"job_name": "otel-collector",
+                            "static_configs": [{"targets": [f"127.0.0.1:{collector.metrics_port}"]}]}],
+    }))
+    port = free_port()
+    prometheus = Process("prometheus", [str(binary), f"--config.file={tmp_path / 'prometheus.yml'}",
+                                        f"--storage.tsdb.path={tmp_path / 'data'}",
+                                        f"--web.listen-address=127.0.0.1:{port}"], tmp_path / "prometheus.log")
+    prometheus.start()
+
+    def api(path: str) -> dict[str, object]:
+        return requests.get(f"http://127.0.0.1:{port}{path}", timeout=5).json()["data"]
+
+    def firing() -> list[dict[str, object]]:
+        try:
+            return [a for a in api("/api/v1/alerts")["alerts"] if a["state"] == "firing"]
+        except (requests.RequestException, ValueError):
+            return []
+
+    def scraped() -> bool:
+        try:
+            return bool(api("/api/v1/query?query=otelcol_exporter_send_failed_spans")["result"])
+        except (requests.RequestException, ValueError):
+            return False
+    try:
+        _wait_for(scraped, timeout=30)
+        _send(providers, "ok", 5)  # delivered: the alerts stay silent
+        time.sleep(5)
+        assert firing() == [], prometheus.tail()
+        _dropping_outage(collector, providers)
+        _wait_for(lambda: any(a["labels"]["alertname"] == "OtelCollectorDroppingSpans" for a in firing()),
+                  timeout=30)
+        (alert,) = [a for a in firing() if a["labels"]["alertname"] == "OtelCollectorDroppingSpans"]
+        assert alert["labels"]["job"] == "otel-collector" and alert["labels"]["exporter"] == "otlp_grpc/tempo"
+        print(f"\nOtelCollectorDroppingSpans firing in Prometheus: {alert['annotations']['description']}")
+    finally:
+        prometheus.stop()
