@@ -50,6 +50,7 @@ PORTS: Final[dict[str, int]] = {
     "redis-exporter": 9121,
     "blackbox-exporter": 9115,
     "otel-collector-metrics": 8888,
+    "otel-collector-spanmetrics": 8889,
     "otel-collector-health": 13133,
 }
 

@@ -5,7 +5,7 @@ Allowed:
   Grafana       -> Prometheus 9090, Tempo 3200, Alertmanager 9093
   Alertmanager <-> Alertmanager 9094 TCP and UDP (gossip)
   Shannon namespace -> Tempo 4317/4318 (OTLP), and the collector's 4317/4318 when it is deployed
-  Prometheus    -> the collector's metrics 8888
+  Prometheus    -> the collector's metrics 8888 and span metrics 8889
   Tempo metrics-generator -> Prometheus 9090 (remote write)
   ingress controller -> Grafana 3000
 Egress stays open: Prometheus must reach Shannon's namespace, and Alertmanager
@@ -93,7 +93,8 @@ class NetworkPolicies(pulumi.ComponentResource):
             self.policies.append(policy("allow-otel-collector", "otel-collector", [
                 {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": s.shannon.namespace}}}],
                  "ports": _ports(ports["otlp-grpc"], ports["otlp-http"])},
-                {"from": [_pods("prometheus")], "ports": _ports(ports["otel-collector-metrics"])},
+                {"from": [_pods("prometheus")],
+                 "ports": _ports(ports["otel-collector-metrics"], ports["otel-collector-spanmetrics"])},
             ]))
         for exporter, toggle in (("postgres-exporter", s.exporters.postgres), ("redis-exporter", s.exporters.redis),
                                  ("blackbox-exporter", s.exporters.blackbox)):

@@ -40,6 +40,7 @@ class OtelCollector(pulumi.ComponentResource):
                 Port("otlp-grpc", defaults.PORTS["otlp-grpc"]),
                 Port("otlp-http", defaults.PORTS["otlp-http"]),
                 Port("metrics", defaults.PORTS["otel-collector-metrics"]),
+                Port("spanmetrics", defaults.PORTS["otel-collector-spanmetrics"]),
                 Port("health", health),
             ),
             resources=s.tracing.collector.resources,
@@ -51,7 +52,7 @@ class OtelCollector(pulumi.ComponentResource):
             config_dir=CONFIG_DIR,
             config_files=dict(args.files),
             join_shannon_network=True,
-            shannon_network_alias=NAME,
+            shannon_network_alias=NAME if s.tracing.collector.shannon_alias else None,
         )
         self.deployed = args.platform.deploy(name, workload, pulumi.ResourceOptions(parent=self))
         host = NAME if s.platform == "docker" else f"{NAME}.{s.kubernetes.namespace}.svc"

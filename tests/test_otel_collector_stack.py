@@ -85,10 +85,13 @@ def test_on_kubernetes_a_service_named_otel_collector_admits_shannons_namespace(
     """On Kubernetes a Deployment and a Service named otel-collector serve OTLP; the NetworkPolicy admits OTLP from
     Shannon's namespace and the metrics port from Prometheus only."""
     run = run_stack("prod")
-    services = [r for r in run.of_type("kubernetes:core/v1:Service") if r.inputs["metadata"]["name"] == "otel-collector"]
-    assert len(services) == 1
-    ports = {p["port"] for p in services[0].inputs["spec"]["ports"]}
-    assert {4317, 4318, 8888} <= ports
+    services = {r.inputs["metadata"]["namespace"]: r.inputs for r in run.of_type("kubernetes:core/v1:Service")
+                if r.inputs["metadata"]["name"] == "otel-collector"}
+    assert set(services) == {"monitoring", "shannon"}
+    assert {4317, 4318, 8888} <= {p["port"] for p in services["monitoring"]["spec"]["ports"]}
+    # Shannon's default endpoint, the bare name otel-collector, resolves in Shannon's namespace.
+    assert services["shannon"]["spec"]["type"] == "ExternalName"
+    assert services["shannon"]["spec"]["externalName"] == "otel-collector.monitoring.svc.cluster.local"
     deployments = [r for r in run.of_type("kubernetes:apps/v1:Deployment")
                    if r.inputs["metadata"]["name"] == "otel-collector"]
     assert len(deployments) == 1 and deployments[0].inputs["spec"]["replicas"] == 1
@@ -98,3 +101,43 @@ def test_on_kubernetes_a_service_named_otel_collector_admits_shannons_namespace(
     assert otlp["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "shannon"}}}]
     assert {p["port"] for p in otlp["ports"]} == {4317, 4318}
     assert metrics["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_without_the_alias_nothing_takes_the_name_in_shannons_place(stack: str, tmp_path: Path):
+    """tracing.collector.shannonAlias false: no otel-collector name on Shannon's network or in Shannon's
+    namespace (for a Shannon that runs its own collector); the collector itself is still deployed."""
+    def edit(config: dict[str, Any]) -> None:
+        config.setdefault(P + "tracing", {})["collector"] = {"shannonAlias": False}
+    run = run_stack(stack, stack_file=edited_stack_file(tmp_path, stack, edit))
+    if stack == "dev":
+        (container,) = [r for r in run.of_type("docker:index/container:Container") if "otel-collector" in r.name]
+        networks = {n["name"]: n.get("aliases") for n in container.inputs["networksAdvanced"]}
+        assert "shannon_shannon-net" in networks and not networks["shannon_shannon-net"]
+    else:
+        namespaces = [r.inputs["metadata"]["namespace"] for r in run.of_type("kubernetes:core/v1:Service")
+                      if r.inputs["metadata"]["name"] == "otel-collector"]
+        assert namespaces == ["monitoring"]
+
+
+@pytest.mark.parametrize("collector", [True, False])
+def test_span_metrics_have_one_source(collector: bool, tmp_path: Path):
+    """With the collector, span metrics come from it (before sampling: a pipeline beside the sampled one,
+    scraped as otel-collector-spanmetrics) and Tempo's metrics-generator computes none; without it, Tempo's
+    generator does. Never both, never neither."""
+    def edit(config: dict[str, Any]) -> None:
+        config.setdefault(P + "tracing", {})["collector"] = {"enabled": collector}
+    out = tmp_path / "out"
+    stack_file = edited_stack_file(tmp_path, "prod", edit)
+    assert render_main(["--stack", "prod", "--stack-file", str(stack_file), "--out", str(out)]) == 0
+    tempo = yaml.safe_load((out / "tempo/tempo.yaml").read_text())
+    generator = "span-metrics" in tempo["overrides"]["defaults"]["metrics_generator"]["processors"]
+    jobs = {j["job_name"]: j for j in yaml.safe_load((out / "prometheus/prometheus.yml").read_text())["scrape_configs"]}
+    assert generator is not collector
+    assert ("otel-collector-spanmetrics" in jobs) is collector
+    if collector:
+        config = yaml.safe_load((out / "otel-collector/config.yaml").read_text())
+        pipelines = config["service"]["pipelines"]
+        assert "tail_sampling" not in pipelines["traces/spanmetrics"]["processors"]
+        assert pipelines["traces/spanmetrics"]["receivers"] == pipelines["traces"]["receivers"]
+        assert pipelines["metrics/spanmetrics"]["exporters"] == ["prometheus/spanmetrics"]

@@ -278,6 +278,9 @@ def static_jobs(settings: StackSettings) -> list[ScrapeJob]:
             and job.addresses is not None]
 
 
+_CAMEL = {"source_labels": "sourceLabels", "target_label": "targetLabel"}
+
+
 def service_monitor(settings: StackSettings, job: ScrapeJob, port_name: str | None) -> dict[str, Any]:
     # With neither `port` nor `targetPort` the operator filters no port (pkg/prometheus/promcfg.go,
     # generateServiceMonitorConfig); the keep below picks the job's port from the endpoint's address, which needs no
@@ -302,6 +305,8 @@ def service_monitor(settings: StackSettings, job: ScrapeJob, port_name: str | No
             {"action": "replace", "targetLabel": "component", "replacement": job.component},
         ],
     })
+    if job.metric_relabel:
+        endpoint["metricRelabelings"] = [{_CAMEL.get(k, k): v for k, v in r.items()} for r in job.metric_relabel]
     return {
         "apiVersion": API_V1, "kind": "ServiceMonitor",
         "metadata": _meta(settings, f"shannon-{job.job}"),

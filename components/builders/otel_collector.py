@@ -4,6 +4,10 @@ queued, retrying OTLP exporter to Tempo. Pure: no `pulumi` import.
 Order matters: the memory limiter first (it refuses data before anything holds it), the scrubbing before
 sampling (nothing unscrubbed is ever buffered), batching last (tail sampling releases whole traces).
 Tail sampling needs every span of a trace at one collector, so this is one replica's config.
+
+Span metrics are computed here, from every span before sampling (a second pipeline on the same receiver),
+and served on :8889 for Prometheus; Tempo's metrics-generator, which sees only the sampled traces, then
+computes none (components/builders/tempo.py).
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
 METRICS_PORT = defaults.PORTS["otel-collector-metrics"]
 HEALTH_PORT = defaults.PORTS["otel-collector-health"]
+SPAN_METRICS_PORT = defaults.PORTS["otel-collector-spanmetrics"]
+# Tempo's metrics-generator default latency buckets (seconds), so either source fills the same panels.
+LATENCY_BUCKETS = ("2ms", "4ms", "8ms", "16ms", "32ms", "64ms", "128ms", "256ms", "512ms", "1.024s", "2.048s",
+                   "4.096s", "8.192s", "16.384s")
 URL_ATTRIBUTES = ("url.full", "http.url", "http.target")
 
 
@@ -50,7 +58,7 @@ def build_collector_config(settings: CollectorSettings, tempo_endpoint: str, lis
                            ports: dict[str, int] | None = None) -> dict[str, Any]:
     """The collector's config.yaml as a dict; `tempo_endpoint` is Tempo's OTLP gRPC host:port."""
     port = {"grpc": OTLP_GRPC_PORT, "http": OTLP_HTTP_PORT, "metrics": METRICS_PORT, "health": HEALTH_PORT,
-            **(ports or {})}
+            "spanmetrics": SPAN_METRICS_PORT, **(ports or {})}
     processors: dict[str, Any] = {
         # Percentages of the container's memory limit (cgroup), so a resize needs no config change.
         "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 20},
@@ -70,7 +78,16 @@ def build_collector_config(settings: CollectorSettings, tempo_endpoint: str, lis
         "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"{listen_host}:{port['grpc']}"},
                                              "http": {"endpoint": f"{listen_host}:{port['http']}"}}}},
         "processors": processors,
-        "exporters": {"otlp_grpc/tempo": {
+        "connectors": {"spanmetrics": {
+            "namespace": "traces.spanmetrics",
+            "histogram": {"unit": "s", "explicit": {"buckets": list(LATENCY_BUCKETS)}},
+            "exemplars": {"enabled": True},  # trace ids on the latency buckets: Grafana links to the trace
+            "metrics_flush_interval": "15s",
+        }},
+        "exporters": {"prometheus/spanmetrics": {
+            "endpoint": f"{listen_host}:{port['spanmetrics']}",
+            "enable_open_metrics": True,  # exemplars are OpenMetrics only
+        }, "otlp_grpc/tempo": {
             "endpoint": tempo_endpoint,
             "tls": {"insecure": True},  # in-cluster or on the compose network, beside Tempo
             "sending_queue": {"enabled": True, "num_consumers": 4, "queue_size": settings.queue_size},
@@ -83,7 +100,13 @@ def build_collector_config(settings: CollectorSettings, tempo_endpoint: str, lis
             "extensions": ["health_check"],
             "telemetry": {"metrics": {"level": "detailed", "readers": [
                 {"pull": {"exporter": {"prometheus": {"host": listen_host, "port": port["metrics"]}}}}]}},
-            "pipelines": {"traces": {"receivers": ["otlp"], "processors": chain, "exporters": ["otlp_grpc/tempo"]}},
+            "pipelines": {
+                "traces": {"receivers": ["otlp"], "processors": chain, "exporters": ["otlp_grpc/tempo"]},
+                # Every span, before sampling: span metrics count the traffic, not what was kept.
+                "traces/spanmetrics": {"receivers": ["otlp"], "processors": ["memory_limiter"],
+                                       "exporters": ["spanmetrics"]},
+                "metrics/spanmetrics": {"receivers": ["spanmetrics"], "exporters": ["prometheus/spanmetrics"]},
+            },
         },
     }
 

@@ -46,6 +46,7 @@ class ScrapeJob:
     path: str = "/metrics"
     addresses: tuple[str, ...] | None = None  # static override, wins over discovery
     probe_targets: tuple[str, ...] = field(default=())  # blackbox: URLs probed through this exporter
+    metric_relabel: tuple[dict[str, Any], ...] = field(default=())  # applied to the scraped series
 
 
 def scrape_jobs(settings: StackSettings) -> list[ScrapeJob]:
@@ -76,6 +77,9 @@ def scrape_jobs(settings: StackSettings) -> list[ScrapeJob]:
     if settings.collector_enabled:
         jobs.append(own("otel-collector", "otel-collector", "otel-collector-metrics",
                         addresses=overrides.get("otel-collector")))
+        jobs.append(own("otel-collector-spanmetrics", "otel-collector", "otel-collector-spanmetrics",
+                        addresses=overrides.get("otel-collector-spanmetrics"),
+                        metric_relabel=span_metrics_relabel(settings)))
     exporters = settings.exporters
     if exporters.node.enabled:
         node = own("node-exporter", "node-exporter", "node-exporter", addresses=overrides.get("node-exporter"))
@@ -92,6 +96,22 @@ def scrape_jobs(settings: StackSettings) -> list[ScrapeJob]:
                             addresses=overrides.get("blackbox-exporter"),
                             probe_targets=tuple(exporters.blackbox.targets)))
     return jobs
+
+
+def span_metrics_relabel(settings: StackSettings) -> tuple[dict[str, Any], ...]:
+    """The collector's span metrics (spanmetrics connector, Prometheus exporter) under the names and labels of
+    Tempo's metrics-generator, which the Traces dashboard, its recording rules and Grafana's trace-to-metrics
+    links read: `service` is the span's service, the latency histogram is traces_spanmetrics_latency."""
+    return (
+        {"source_labels": ["__name__"], "regex": "target_info", "action": "drop"},
+        {"source_labels": ["__name__"], "regex": "traces_spanmetrics_duration_seconds_(bucket|sum|count)",
+         "target_label": "__name__", "replacement": "traces_spanmetrics_latency_$1"},
+        {"source_labels": ["service_name"], "target_label": "service"},
+        {"target_label": "source", "replacement": "otel-collector"},
+        {"target_label": "environment", "replacement": settings.environment_label},
+        # The exporter's job and instance are the span's service (already in `service`), not the target.
+        {"action": "labeldrop", "regex": "service_name|exported_job|exported_instance|otel_scope_.*"},
+    )
 
 
 def _own_addresses(settings: StackSettings) -> dict[str, tuple[str, ...]]:
@@ -135,6 +155,8 @@ def _scrape_config(job: ScrapeJob, topo: Topology) -> dict[str, Any]:
         ]
         return config
     config.update(_discovery(job, topo))
+    if job.metric_relabel:
+        config["metric_relabel_configs"] = [dict(r) for r in job.metric_relabel]
     return config
 
 

@@ -85,9 +85,11 @@ def build_tempo_config(settings: StackSettings) -> dict[str, Any]:
             # docs .../metrics-queries/configure-traceql-metrics.md).
             "processor": {"local_blocks": {"filter_server_spans": False, "flush_to_storage": True}},
         }
-        config["overrides"] = {
-            "defaults": {"metrics_generator": {"processors": ["service-graphs", "span-metrics", "local-blocks"]}},
-        }
+        # With the collector in front, Tempo sees only the sampled traces: span metrics come from the collector
+        # (before sampling, components/builders/otel_collector.py), so that there is one source and it is right.
+        processors = ["service-graphs", "local-blocks"] if settings.collector_enabled else \
+            ["service-graphs", "span-metrics", "local-blocks"]
+        config["overrides"] = {"defaults": {"metrics_generator": {"processors": processors}}}
     return config
 
 

@@ -197,6 +197,13 @@ class KubernetesBackend:
             spec={"type": "ClusterIP", "selector": w.selector(), "ports": service_ports,
                   **({"sessionAffinity": "ClientIP"} if w.sticky else {})}, opts=opts)
         created.append(service)
+        shannon_ns = self.settings.shannon.namespace
+        if w.shannon_network_alias and shannon_ns != namespace:
+            # Shannon's default endpoint (a bare name) resolves in Shannon's namespace: a DNS alias there.
+            created.append(k8s.core.v1.Service(
+                f"{name}-shannon-alias", metadata=self.meta(w.shannon_network_alias, labels, shannon_ns),
+                spec={"type": "ExternalName", "externalName": f"{w.name}.{namespace}.svc.cluster.local",
+                      "ports": service_ports}, opts=opts))
 
         workload: pulumi.Resource
         if w.kind == "stateful":

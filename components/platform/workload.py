@@ -85,7 +85,9 @@ class Workload:
     host_pid: bool = False
     needs_api_token: bool = False  # Kubernetes: mount the ServiceAccount token (service discovery)
     join_shannon_network: bool = False  # Docker: also join Shannon's network
-    shannon_network_alias: str | None = None  # Docker: the name Shannon's containers reach it by there
+    # The name Shannon's services reach it by: on Docker an alias on Shannon's network, on Kubernetes an
+    # ExternalName Service of that name in Shannon's namespace (when that is not the workload's own).
+    shannon_network_alias: str | None = None
     wait_healthy: bool = False  # Docker: create waits until the health check passes
     startup_seconds: int = 600  # Kubernetes: how long start-up (WAL replay, migrations) may take
     linux_only: bool = False  # Kubernetes: schedule on Linux nodes only (host-level programs)

@@ -37,6 +37,10 @@ class CollectorSettings(Model):
     enabled: bool | None = Field(None, description="Deploy the collector: Shannon's services send to it, it samples "
                                                     "and scrubs, then forwards to Tempo. Default: wherever Tempo is "
                                                     "deployed; true without Tempo is refused.")
+    shannon_alias: bool = Field(True, description="Make the collector reachable as `otel-collector`, Shannon's "
+                                                  "default endpoint: on Docker an alias on Shannon's network, on "
+                                                  "Kubernetes an ExternalName Service in Shannon's namespace. Turn "
+                                                  "off where Shannon runs its own otel-collector.")
     resources: Annotated[Resources, _with_defaults("otel-collector")] = _resources("otel-collector")
     sampling: Sampling = Field(default_factory=Sampling, description="Tail sampling.")
     scrub: Scrub = Field(default_factory=Scrub, description="Attributes that never reach the trace store.")

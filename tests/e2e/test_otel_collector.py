@@ -11,6 +11,7 @@ their `for:` shortened to 0s and nothing else changed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -35,7 +37,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
 from components.builders.otel_collector import build_collector_config
+from components.builders.prometheus import scrape_jobs
 from components.settings.tracing import CollectorSettings
+from components.stackfile import load_stack
 from tests.e2e.harness import ROOT, Process, free_port
 from tests.tools import TOOLS
 
@@ -76,6 +80,7 @@ class Sink(trace_service_pb2_grpc.TraceServiceServicer):
 class Collector:
     grpc_port: int
     metrics_port: int
+    spanmetrics_port: int
     sink: Sink
 
     def metric(self, name: str) -> float:
@@ -100,7 +105,8 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(sink, server)
     sink_port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    ports = {"grpc": free_port(), "http": free_port(), "metrics": free_port(), "health": free_port()}
+    ports = {"grpc": free_port(), "http": free_port(), "metrics": free_port(), "health": free_port(),
+             "spanmetrics": free_port()}
     config = build_collector_config(_settings(), f"127.0.0.1:{sink_port}", listen_host="127.0.0.1", ports=ports)
     work = tmp_path_factory.mktemp("otelcol")
     (work / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -118,7 +124,7 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
             time.sleep(0.2)
         else:
             raise AssertionError("the collector did not become healthy:\n" + (work / "collector.log").read_text())
-        yield Collector(ports["grpc"], ports["metrics"], sink)
+        yield Collector(ports["grpc"], ports["metrics"], ports["spanmetrics"], sink)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -242,16 +248,58 @@ def _dropping_outage(collector: Collector, providers: dict[str, TracerProvider])
         collector.sink.down = False
 
 
-def test_a_longer_outage_fires_the_dropped_spans_alert_in_prometheus(collector: Collector,
-                                                                      tmp_path: Path):
-    """A real Prometheus scraping the collector and evaluating the stack's collector alerts: silent while
-    delivery works, OtelCollectorDroppingSpans firing after an outage longer than the retry budget, with the
-    collector's job and exporter on the alert."""
+@dataclass
+class Prometheus:
+    port: int
+    process: Process
+
+    def api(self, path: str, **params: str) -> Any:
+        return requests.get(f"http://127.0.0.1:{self.port}{path}", params=params, timeout=5).json()["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        try:
+            return self.api("/api/v1/query", query=expr)["result"]
+        except (requests.RequestException, ValueError):
+            return []
+
+    def firing(self, alertname: str) -> list[dict[str, Any]]:
+        try:
+            alerts = self.api("/api/v1/alerts")["alerts"]
+        except (requests.RequestException, ValueError):
+            return []
+        return [a for a in alerts if a["state"] == "firing" and a["labels"]["alertname"] == alertname]
+
+
+@contextlib.contextmanager
+def _prometheus(work: Path, scrape_configs: list[dict[str, Any]], rules: dict[str, Any] | None = None
+                ) -> Iterator[Prometheus]:
+    """A real Prometheus (the pinned Debian build) scraping every second."""
     binary = TOOLS / "bin" / "prometheus"
     if not binary.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{binary} is required in CI (.ci/install-tools.sh installs it)")
         pytest.skip(f"{binary} missing: run `bash .ci/install-tools.sh`")
+    config: dict[str, Any] = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                              "scrape_configs": scrape_configs}
+    if rules is not None:
+        (work / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
+        config["rule_files"] = [str(work / "rules.yml")]
+    (work / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    port = free_port()
+    process = Process("prometheus", [str(binary), f"--config.file={work / 'prometheus.yml'}",
+                                     f"--storage.tsdb.path={work / 'data'}", "--enable-feature=exemplar-storage",
+                                     f"--web.listen-address=127.0.0.1:{port}"], work / "prometheus.log")
+    process.start()
+    try:
+        yield Prometheus(port, process)
+    finally:
+        process.stop()
+
+
+def test_a_longer_outage_fires_the_dropped_spans_alert_in_prometheus(collector: Collector, tmp_path: Path):
+    """A real Prometheus scraping the collector and evaluating the stack's collector alerts: silent while
+    delivery works, OtelCollectorDroppingSpans firing after an outage longer than the retry budget, with the
+    collector's job and exporter on the alert."""
     providers = _providers(collector.grpc_port)
     if collector.metric("otelcol_exporter_send_failed_spans") == 0:
         _dropping_outage(collector, providers)  # the counter exists once something failed; increase() needs it
@@ -259,43 +307,45 @@ def test_a_longer_outage_fires_the_dropped_spans_alert_in_prometheus(collector: 
     for group in rules["groups"]:
         for rule in group["rules"]:
             rule["for"] = "0s"
-    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(tmp_path / "rules.yml")],
-        "scrape_configs": [{"job_name": "otel-collector",
-                            "static_configs": [{"targets": [f"127.0.0.1:{collector.metrics_port}"]}]}],
-    }))
-    port = free_port()
-    prometheus = Process("prometheus", [str(binary), f"--config.file={tmp_path / 'prometheus.yml'}",
-                                        f"--storage.tsdb.path={tmp_path / 'data'}",
-                                        f"--web.listen-address=127.0.0.1:{port}"], tmp_path / "prometheus.log")
-    prometheus.start()
-
-    def api(path: str) -> dict[str, object]:
-        return requests.get(f"http://127.0.0.1:{port}{path}", timeout=5).json()["data"]
-
-    def firing() -> list[dict[str, object]]:
-        try:
-            return [a for a in api("/api/v1/alerts")["alerts"] if a["state"] == "firing"]
-        except (requests.RequestException, ValueError):
-            return []
-
-    def scraped() -> bool:
-        try:
-            return bool(api("/api/v1/query?query=otelcol_exporter_send_failed_spans")["result"])
-        except (requests.RequestException, ValueError):
-            return False
-    try:
-        _wait_for(scraped, timeout=30)
+    scrape = [{"job_name": "otel-collector", "static_configs": [{"targets": [f"127.0.0.1:{collector.metrics_port}"]}]}]
+    with _prometheus(tmp_path, scrape, rules) as prometheus:
+        _wait_for(lambda: bool(prometheus.query("otelcol_exporter_send_failed_spans")), timeout=30)
         _send(providers, "ok", 5)  # delivered: the alerts stay silent
         time.sleep(5)
-        assert firing() == [], prometheus.tail()
+        assert prometheus.firing("OtelCollectorDroppingSpans") == [], prometheus.process.tail()
         _dropping_outage(collector, providers)
-        _wait_for(lambda: any(a["labels"]["alertname"] == "OtelCollectorDroppingSpans" for a in firing()),
-                  timeout=30)
-        (alert,) = [a for a in firing() if a["labels"]["alertname"] == "OtelCollectorDroppingSpans"]
+        _wait_for(lambda: bool(prometheus.firing("OtelCollectorDroppingSpans")), timeout=30)
+        (alert,) = prometheus.firing("OtelCollectorDroppingSpans")
         assert alert["labels"]["job"] == "otel-collector" and alert["labels"]["exporter"] == "otlp_grpc/tempo"
         print(f"\nOtelCollectorDroppingSpans firing in Prometheus: {alert['annotations']['description']}")
-    finally:
-        prometheus.stop()
+
+
+def test_span_metrics_count_every_span_before_sampling(collector: Collector, tmp_path: Path):
+    """The collector's span metrics, scraped by a real Prometheus with the stack's scrape job for them (its
+    metric relabeling unchanged), count every span sent, kept or not, under the names and labels the Traces
+    dashboard reads (traces_spanmetrics_calls_total and _latency_bucket by `service`), with exemplars."""
+    settings, _ = load_stack("dev", ROOT)
+    (job,) = [j for j in scrape_jobs(settings) if j.job == "otel-collector-spanmetrics"]
+    scrape = [{"job_name": job.job, "static_configs": [{"targets": [f"127.0.0.1:{collector.spanmetrics_port}"]}],
+               "metric_relabel_configs": [dict(r) for r in job.metric_relabel]}]
+    providers = _providers(collector.grpc_port)
+    calls = 'sum(traces_spanmetrics_calls_total{service="llm-service", span_name="POST"})'
+    with _prometheus(tmp_path, scrape) as prometheus:
+        _wait_for(lambda: bool(prometheus.query("up")), timeout=30)
+        before = float(prometheus.query(calls)[0]["value"][1]) if prometheus.query(calls) else 0.0
+        kept_before = len(collector.sink.traces())
+        ok = _send(providers, "ok", 200)
+        _wait_for(lambda: bool(prometheus.query(calls))
+                  and float(prometheus.query(calls)[0]["value"][1]) - before >= len(ok), timeout=60)
+        counted = float(prometheus.query(calls)[0]["value"][1]) - before
+        time.sleep(3)  # the sampling decision (decisionWait 2s)
+        kept = len(collector.sink.traces()) - kept_before
+        assert counted == len(ok) and kept < len(ok)
+        series = prometheus.query('traces_spanmetrics_latency_bucket{service="orchestrator", le="+Inf"}')
+        assert series and {"span_name", "span_kind", "status_code", "source"} <= set(series[0]["metric"])
+        assert series[0]["metric"]["source"] == "otel-collector" and "service_name" not in series[0]["metric"]
+        exemplars = prometheus.api("/api/v1/query_exemplars", query="traces_spanmetrics_latency_bucket",
+                                   start=str(time.time() - 600), end=str(time.time()))
+        assert any(e["labels"].get("trace_id") in ok for s in exemplars for e in s["exemplars"])
+        print(f"\nspan metrics before sampling: {counted:.0f} llm-service calls counted of {len(ok)} sent, "
+              f"{kept} traces kept by sampling")
