@@ -11,7 +11,7 @@ import pulumi
 
 from components import defaults
 from components.builders.otel_collector import CONFIG_DIR, collector_args
-from components.platform import Backend, HttpProbe, Port, Workload
+from components.platform import Backend, HttpProbe, KubernetesBackend, Port, Workload
 from components.settings import StackSettings
 
 NAME = "otel-collector"
@@ -31,6 +31,16 @@ class OtelCollector(pulumi.ComponentResource):
         super().__init__("shannon:observability:OtelCollector", name, None, opts)
         s = args.settings
         health = defaults.PORTS["otel-collector-health"]
+        service_account = None
+        workload_opts = pulumi.ResourceOptions(parent=self)
+        kubernetes = isinstance(args.platform, KubernetesBackend)
+        if kubernetes:
+            # k8s_attributes reads the pods of Shannon's namespace, nothing else and nowhere else.
+            service_account, rbac = args.platform.namespaced_reader(
+                name, NAME, "pod-reader", [s.shannon.namespace],
+                [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}],
+                pulumi.ResourceOptions(parent=self))
+            workload_opts = pulumi.ResourceOptions(parent=self, depends_on=rbac)
         ready, live = defaults.HEALTH[NAME]
         workload = Workload(
             name=NAME,
@@ -51,10 +61,11 @@ class OtelCollector(pulumi.ComponentResource):
             kind="stateless",
             config_dir=CONFIG_DIR,
             config_files=dict(args.files),
+            needs_api_token=kubernetes,
             join_shannon_network=True,
             shannon_network_alias=NAME if s.tracing.collector.shannon_alias else None,
         )
-        self.deployed = args.platform.deploy(name, workload, pulumi.ResourceOptions(parent=self))
+        self.deployed = args.platform.deploy(name, workload, workload_opts, service_account=service_account)
         host = NAME if s.platform == "docker" else f"{NAME}.{s.kubernetes.namespace}.svc"
         self.otlp_grpc_endpoint = pulumi.Output.from_input(f"http://{host}:{defaults.PORTS['otlp-grpc']}")
         self.register_outputs({"otlp_grpc_endpoint": self.otlp_grpc_endpoint})

@@ -1,13 +1,13 @@
 """Traces: Tempo's service graph and span metrics, linked to the traces behind them.
 
-The only exemplars in the stack are here: Tempo's metrics-generator attaches a trace id to the
-span-latency buckets it writes. Shannon's own histograms carry none (its services record no
+The only exemplars in the stack are here: the span-latency buckets carry trace ids. Shannon's own histograms carry none (its services record no
 exemplars, and the Go and Rust endpoints serve the text format, which cannot carry them).
 
-The span metrics (`traces_spanmetrics_*`) and service-graph series
-(`traces_service_graph_*`) are remote-written to Prometheus by Tempo's
-metrics-generator; the panels read their 1-minute recorded 5m rates
-(rules/dashboards.generated.yml). Data links open the matching traces in Explore.
+The span metrics (`traces_spanmetrics_*`) count every span: with the OpenTelemetry Collector they are
+computed there before tail sampling and scraped, without it Tempo's metrics-generator remote-writes them.
+The service-graph series (`traces_service_graph_*`) come from Tempo's generator, which sees only the traces
+the collector kept. The panels read 1-minute recorded 5m rates (rules/dashboards.generated.yml). Data links
+open the matching traces in Explore.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ def build() -> dict[str, Any]:
     service_link = [explore_traces_link("Traces of ${__field.labels.service}",
                                         '{resource.service.name="${__field.labels.service}"}')]
     d.add(node_graph("Service Graph", [tempo_query("serviceMap")], h=12,
-                     description="Calls between Shannon services, from Tempo's service-graph processor."))
+                     description="Calls between Shannon services, from Tempo's service-graph processor. Behind "
+                                 "the OpenTelemetry Collector it sees the kept traces only (every error and slow "
+                                 "trace, a share of the rest): the edges are right, the rates are not traffic; "
+                                 "the span panels below are."))
     d.add(
         timeseries("Span Rate by Service", [
             q(f"sum by (service) ({CALLS})", "{{service}}"),
@@ -48,7 +51,9 @@ def build() -> dict[str, Any]:
             q("sum by (client, server) (client_server:traces_service_graph_request:rate5m)", "{{client}} -> {{server}}"),
             q("sum by (client, server) (client_server:traces_service_graph_request_failed:rate5m)",
               "failed {{client}} -> {{server}}"),
-        ], unit="reqps", w=12),
+        ], unit="reqps", w=12, description="Of the traces Tempo stores: behind the collector's tail sampling, "
+                                           "errors are over-represented on purpose; read rates and error ratios "
+                                           "from the span panels."),
         table("Slowest Operations (P95)", [
             q("topk(15, histogram_quantile(0.95, sum by (service, span_name, le) (rate(traces_spanmetrics_latency_bucket[$__range]))))",
               instant=True, fmt="table"),

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from components.builders.otel_collector import stack_collector_config
 from components.render import main as render_main
-from tests.conftest import edited_stack_file, run_stack
+from components.stackfile import load_stack
+from tests.conftest import ROOT, edited_stack_file, run_stack
 from tests.test_otel_collector_config import _binary
 
 P = "shannon-observability:"
@@ -141,3 +143,29 @@ def test_span_metrics_have_one_source(collector: bool, tmp_path: Path):
         assert "tail_sampling" not in pipelines["traces/spanmetrics"]["processors"]
         assert pipelines["traces/spanmetrics"]["receivers"] == pipelines["traces"]["receivers"]
         assert pipelines["metrics/spanmetrics"]["exporters"] == ["prometheus/spanmetrics"]
+
+
+def test_on_kubernetes_spans_are_enriched_with_pod_metadata_under_a_pod_reader_role():
+    """prod's collector runs k8s_attributes for Shannon's namespace only, first after the memory limiter (it
+    needs the sender's address), and its ServiceAccount may get/list/watch pods there and nothing else:
+    one Role, one RoleBinding, no ClusterRole; the token is mounted for it. dev has no such step."""
+    prod, _ = load_stack("prod", ROOT)
+    pipeline = stack_collector_config(prod)["service"]["pipelines"]["traces"]["processors"]
+    assert pipeline[:2] == ["memory_limiter", "k8s_attributes"]
+    assert stack_collector_config(prod)["processors"]["k8s_attributes"]["filter"] == {"namespace": "shannon"}
+    dev, _ = load_stack("dev", ROOT)
+    assert "k8s_attributes" not in stack_collector_config(dev)["processors"]
+    run = run_stack("prod")
+    roles = [r.inputs for r in run.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
+             if r.inputs["metadata"]["name"].startswith("otel-collector")]
+    assert [(r["metadata"]["namespace"], r["rules"]) for r in roles] == [
+        ("shannon", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}])]
+    (binding,) = [r.inputs for r in run.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
+                  if r.inputs["metadata"]["name"].startswith("otel-collector")]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "otel-collector", "namespace": "monitoring"}]
+    assert not [r for r in run.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+                if "otel-collector" in r.inputs["metadata"]["name"]]
+    (deployment,) = [r.inputs for r in run.of_type("kubernetes:apps/v1:Deployment")
+                     if r.inputs["metadata"]["name"] == "otel-collector"]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "otel-collector" and pod["automountServiceAccountToken"] is True

@@ -54,9 +54,29 @@ def _policies(settings: CollectorSettings) -> list[dict[str, Any]]:
     return policies
 
 
+# What k8s_attributes adds to every span's resource. All of it comes from the pod objects of one namespace (the
+# deployment name from the ReplicaSet name in the pod's owner), so a Role on pods there is all it needs
+# (k8sattributesprocessor v1.0.0 internal/kube/client.go: no ReplicaSet, namespace or node informer for these).
+K8S_METADATA = ("k8s.namespace.name", "k8s.pod.name", "k8s.pod.uid", "k8s.deployment.name", "k8s.statefulset.name",
+                "k8s.node.name")
+
+
+def _k8s_attributes(namespace: str) -> dict[str, Any]:
+    return {
+        "auth_type": "serviceAccount",
+        "filter": {"namespace": namespace},
+        "extract": {"metadata": list(K8S_METADATA)},
+        # The sender's pod by its address: Shannon's services set no k8s.pod.ip themselves.
+        "pod_association": [{"sources": [{"from": "resource_attribute", "name": "k8s.pod.ip"}]},
+                            {"sources": [{"from": "connection"}]}],
+    }
+
+
 def build_collector_config(settings: CollectorSettings, tempo_endpoint: str, listen_host: str = "0.0.0.0",
-                           ports: dict[str, int] | None = None) -> dict[str, Any]:
-    """The collector's config.yaml as a dict; `tempo_endpoint` is Tempo's OTLP gRPC host:port."""
+                           ports: dict[str, int] | None = None,
+                           enrich_namespace: str | None = None) -> dict[str, Any]:
+    """The collector's config.yaml as a dict; `tempo_endpoint` is Tempo's OTLP gRPC host:port. On Kubernetes,
+    `enrich_namespace` (Shannon's) turns on k8s_attributes for the pods there."""
     port = {"grpc": OTLP_GRPC_PORT, "http": OTLP_HTTP_PORT, "metrics": METRICS_PORT, "health": HEALTH_PORT,
             "spanmetrics": SPAN_METRICS_PORT, **(ports or {})}
     processors: dict[str, Any] = {
@@ -68,6 +88,9 @@ def build_collector_config(settings: CollectorSettings, tempo_endpoint: str, lis
     }
     budget = prom_duration_seconds(settings.max_elapsed_time)
     chain = ["memory_limiter"]
+    if enrich_namespace:  # first after the limiter: it needs the connection's address, which batching drops
+        processors["k8s_attributes"] = _k8s_attributes(enrich_namespace)
+        chain.append("k8s_attributes")
     if statements := _scrub_statements(settings):
         processors["transform/scrub"] = {"error_mode": "ignore",
                                          "trace_statements": [{"context": "span", "statements": statements}]}
@@ -114,7 +137,8 @@ def build_collector_config(settings: CollectorSettings, tempo_endpoint: str, lis
 def stack_collector_config(settings: StackSettings) -> dict[str, Any]:
     """The config the stack deploys: Tempo's OTLP gRPC port at its in-cluster (or compose network) address."""
     tempo = Topology(settings).otlp_grpc_endpoint().removeprefix("http://")
-    return build_collector_config(settings.tracing.collector, tempo)
+    enrich = settings.shannon.namespace if settings.platform == "kubernetes" else None
+    return build_collector_config(settings.tracing.collector, tempo, enrich_namespace=enrich)
 
 
 def collector_args() -> list[str]:

@@ -311,21 +311,27 @@ class KubernetesBackend:
     def discovery_rbac(self, name: str, account: str, namespaces: list[str],
                        opts: pulumi.ResourceOptions) -> tuple[k8s.core.v1.ServiceAccount, list[pulumi.Resource]]:
         """A ServiceAccount allowed only get/list/watch on what EndpointSlice discovery reads, per namespace."""
+        return self.namespaced_reader(name, account, "discovery", namespaces, [
+            # EndpointSlice discovery reads services, pods and endpointslices, not endpoints.
+            {"apiGroups": [""], "resources": ["services", "pods"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+        ], opts)
+
+    def namespaced_reader(self, name: str, account: str, purpose: str, namespaces: list[str],
+                          rules: list[dict[str, Any]], opts: pulumi.ResourceOptions
+                          ) -> tuple[k8s.core.v1.ServiceAccount, list[pulumi.Resource]]:
+        """A ServiceAccount with `rules` in each of `namespaces` (Role + RoleBinding named <account>-<purpose>),
+        nothing cluster-wide."""
         labels = {"app.kubernetes.io/name": account, "app.kubernetes.io/part-of": "shannon-observability"}
         sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=self.meta(account, labels),
                                         automount_service_account_token=False, opts=opts)
         created: list[pulumi.Resource] = [sa]
-        rules = [
-            # EndpointSlice discovery reads services, pods and endpointslices, not endpoints.
-            {"apiGroups": [""], "resources": ["services", "pods"], "verbs": ["get", "list", "watch"]},
-            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
-        ]
         for ns in sorted(set(namespaces)):
-            role = k8s.rbac.v1.Role(f"{name}-role-{ns}", metadata=self.meta(f"{account}-discovery", labels, ns),
+            role = k8s.rbac.v1.Role(f"{name}-role-{ns}", metadata=self.meta(f"{account}-{purpose}", labels, ns),
                                     rules=rules, opts=opts)
             binding = k8s.rbac.v1.RoleBinding(
-                f"{name}-rolebinding-{ns}", metadata=self.meta(f"{account}-discovery", labels, ns),
-                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{account}-discovery"},
+                f"{name}-rolebinding-{ns}", metadata=self.meta(f"{account}-{purpose}", labels, ns),
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{account}-{purpose}"},
                 subjects=[{"kind": "ServiceAccount", "name": account, "namespace": self.namespace}],
                 opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[role])))
             created += [role, binding]
