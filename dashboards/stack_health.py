@@ -110,7 +110,10 @@ def build() -> dict[str, Any]:
               '{job="otel-collector", sampled="true"}[$__rate_interval]))', "kept (any policy)"),
             q('sum(rate(otelcol_processor_tail_sampling_global_count_traces_sampled'
               '{job="otel-collector"}[$__rate_interval]))', "decided"),
-        ], w=8, description="A trace is kept when any policy keeps it: errors, slow, or the healthy share."),
+            q('sum(rate(otelcol_processor_tail_sampling_sampling_trace_dropped_too_early'
+              '{job="otel-collector"}[$__rate_interval]))', "evicted undecided"),
+        ], w=8, description="A trace is kept when any policy keeps it: errors, slow, or the healthy share. "
+                           "Evicted undecided: more traces/s than numTraces/decisionWait; they are lost."),
         timeseries("Queue to Tempo and Memory", [
             q('max by (instance) (otelcol_exporter_queue_size{job="otel-collector"})', "queued batches {{instance}}"),
             q('max by (instance) (otelcol_exporter_queue_capacity{job="otel-collector"})', "capacity {{instance}}"),
