@@ -378,3 +378,26 @@ def test_node_exporter_namespace_only_with_node_exporter(prod_run: StackRun, tmp
     with_node = {r.inputs["metadata"]["name"]: r for r in prod_run.of_type("kubernetes:core/v1:Namespace")}
     assert set(with_node) == {"monitoring", "monitoring-node-exporter"}
     assert all(r.options.retain_on_delete is True for r in with_node.values())
+
+
+def test_turning_the_collector_on_or_off_touches_no_data(prod_run: StackRun, tmp_path: Path):
+    """The collector (on by default wherever Tempo is, so an existing stack gains it on its next `up`) only adds
+    or removes its own stateless resources: every other resource keeps its name, Tempo's and Prometheus's
+    StatefulSets keep their identity and claims (Tempo's config changes: its pods roll in place), and nothing
+    the collector brings holds data."""
+    def off(config: dict[str, Any]) -> None:
+        config["shannon-observability:tracing"] = {"collector": {"enabled": False}}
+    without = run_stack("prod", stack_file=edited_stack_file(tmp_path, "prod", off))
+    before, after = {r.name for r in without.resources}, {r.name for r in prod_run.resources}
+    assert before <= after
+    assert after - before and all("otel-collector" in name for name in after - before)
+    for kind in ("kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:PersistentVolumeClaim"):
+        assert {n: r.inputs["metadata"] for n, r in _by_kind(without, kind).items()} == \
+            {n: r.inputs["metadata"] for n, r in _by_kind(prod_run, kind).items()}
+    for name in ("tempo", "prometheus"):
+        old, new = _by_kind(without, "kubernetes:apps/v1:StatefulSet")[name], \
+            _by_kind(prod_run, "kubernetes:apps/v1:StatefulSet")[name]
+        assert old.inputs["spec"]["volumeClaimTemplates"] == new.inputs["spec"]["volumeClaimTemplates"]
+        assert old.inputs["spec"]["selector"] == new.inputs["spec"]["selector"]
+    added = [r for r in prod_run.resources if r.name in after - before]
+    assert not [r for r in added if "PersistentVolumeClaim" in r.type or "StatefulSet" in r.type]
