@@ -100,6 +100,33 @@ if [ ! -x "$otel/$stamp/otelcol-shannon" ]; then
 fi
 ln -sfn "$otel/$stamp/otelcol-shannon" "$tools/bin/otelcol-shannon"
 
+# A Kubernetes API server without nodes, for tests/e2e/test_apiserver.py: kube-apiserver and kube-controller-manager
+# of k8s.io/kubernetes (its staging modules replaced by their releases, .ci/kube/go.mod) and etcd, the version the
+# same go.mod pins. The version stamps are mandatory: clients read the server's version from them.
+# Rebuilt only when .ci/kube changes (cold: about 7 minutes on 2 cores; warm: none).
+kube="$(dirname "$tools")/kube"
+stamp="$(cat "$here/kube/go.mod" "$here/kube/go.sum" "$here/kube/"*.go "$here/kube/"*/main.go | sha256sum | cut -c1-16)"
+if [ ! -x "$kube/$stamp/etcd" ]; then
+  command -v go >/dev/null || { echo "install-tools: no go command: install Go 1.26 (the API server is built" \
+                                     "from the Go module proxy)" >&2; exit 1; }
+  k8s="$(awk '$1 == "k8s.io/kubernetes" {print $2; exit}' "$here/kube/go.mod")"
+  minor="$(echo "$k8s" | cut -d. -f2)"
+  stamps=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    stamps="$stamps -X $pkg.gitVersion=$k8s -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  $SUDO mkdir -p "$kube" && $SUDO chown "$(id -u):$(id -g)" "$kube"
+  rm -rf "$kube/$stamp.partial"
+  (cd "$here/kube" && export GOFLAGS="-buildvcs=false -mod=readonly" &&
+     go build -trimpath -ldflags "$stamps" -o "$kube/$stamp.partial/kube-apiserver" ./apiserver &&
+     go build -trimpath -ldflags "$stamps" -o "$kube/$stamp.partial/kube-controller-manager" ./controller &&
+     go build -trimpath -o "$kube/$stamp.partial/etcd" go.etcd.io/etcd/server/v3)
+  mv "$kube/$stamp.partial" "$kube/$stamp"
+fi
+for binary in kube-apiserver kube-controller-manager etcd; do
+  ln -sfn "$kube/$stamp/$binary" "$tools/bin/$binary"
+done
+
 for binary in "$tools"/bin/*; do
   echo "installed: $("$binary" --version 2>&1 | grep -m1 -iE 'version|exporter') ($binary)"
 done

@@ -39,7 +39,7 @@ import math
 from dataclasses import dataclass
 
 from components.defaults import RETENTION_SIZE_SHARE
-from components.units import prom_duration_seconds, prom_size_from_bytes
+from components.units import prom_duration_seconds, prom_size_from_bytes, quantity_bytes
 
 GI = 2**30
 MI = 2**20
@@ -176,8 +176,6 @@ class Limits:
 def limits(memory_request: str, volume_size: str, scrape_interval: str, retention: str,
            bytes_per_sample: float = PLANNING_BYTES_PER_SAMPLE) -> Limits:
     """The most active series one Prometheus takes with this memory request and volume (the plan, inverted)."""
-    from components.units import quantity_bytes
-
     interval_s, retention_s = _check_window(scrape_interval, retention, bytes_per_sample)
     memory = quantity_bytes(memory_request)
     if memory <= BASE_MEMORY:

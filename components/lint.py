@@ -17,8 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.builders import promql
-from components.catalog import DYNAMIC_VALUE, SHANNON_SERVICES, Catalog, Family
+import promql_parser
+
+from components.builders import dashboard_rules, promql
+from components.builders.dashboards import DashboardError, collect_dashboards, dashboard_queries, panels
+from components.builders.grafana import build_datasources
+from components.builders.prometheus import scrape_jobs
+from components.builders.rules import RuleFileError, iter_rules, load_rule_files
+from components.catalog import DYNAMIC_VALUE, SHANNON_SERVICES, Catalog, Family, load_catalog
+from components.stackfile import REPO, known_stacks, load_stack
 
 # Grafana's $__tags (traces-to-metrics) expands to label matchers on span-metric labels.
 TAGS_STAND_IN = 'service=~".+"'
@@ -119,10 +126,6 @@ RATE_FUNCTIONS = ("rate(", "increase(")
 
 def recorded_labels(rule_files: dict[str, dict[str, Any]], catalog: Catalog) -> dict[str, frozenset[str]]:
     """Recording rule name -> labels its series may carry (grouping labels, inputs' labels, rule labels)."""
-    import promql_parser
-
-    from components.builders.rules import iter_rules
-
     catalog_series = catalog.series()
     recorded: dict[str, frozenset[str]] = {}
     rules = [r for _, _, r in iter_rules(rule_files) if "record" in r]
@@ -148,8 +151,6 @@ def recorded_labels(rule_files: dict[str, dict[str, Any]], catalog: Catalog) -> 
 
 def raw_rate_problems(dashboards: dict[str, dict[str, Any]], catalog: Catalog) -> list[str]:
     """Range panels that rate raw Shannon or span-metric series instead of a recorded 5m rate."""
-    from components.builders.dashboards import panels
-
     raw = {name for name, (_, source) in catalog.series().items()
            if source in (*SHANNON_SERVICES, "tempo-metrics-generator")}
     problems = []
@@ -169,8 +170,6 @@ def raw_rate_problems(dashboards: dict[str, dict[str, Any]], catalog: Catalog) -
 def exemplar_problems(dashboards: dict[str, dict[str, Any]], catalog: Catalog) -> list[str]:
     """Exemplar targets over series that carry none: Shannon records no exemplars (and its Go and Rust
     endpoints serve the text format, which cannot carry them); only Tempo's span metrics have them."""
-    from components.builders.dashboards import panels
-
     with_exemplars = {name for name, (_, source) in catalog.series().items() if source in catalog.exemplar_sources}
     problems = []
     for name, dashboard in dashboards.items():
@@ -188,9 +187,6 @@ def exemplar_problems(dashboards: dict[str, dict[str, Any]], catalog: Catalog) -
 
 def repository_jobs(root: Path) -> set[str]:
     """Job names the dev and prod stacks scrape: what a `job="..."` matcher may name."""
-    from components.builders.prometheus import scrape_jobs
-    from components.stackfile import known_stacks, load_stack
-
     return {job.job for stack in known_stacks(root) if stack in ("dev", "prod")
             for job in scrape_jobs(load_stack(stack, root)[0])}
 
@@ -222,11 +218,6 @@ def repository_expressions(rule_files: dict[str, dict[str, Any]], dashboards: di
                            root: Path) -> list[Expression]:
     """Every PromQL expression of the rules, the dashboards, the runbooks and prod's traces-to-metrics
     datasource queries."""
-    from components.builders.dashboards import dashboard_queries
-    from components.builders.grafana import build_datasources
-    from components.builders.rules import iter_rules
-    from components.stackfile import load_stack
-
     exprs = [Expression(f"rules/{f}: {r.get('alert') or r.get('record')}", r["expr"]) for f, _, r in iter_rules(rule_files)]
     exprs += [Expression(f"dashboards/{q.dashboard}: {q.panel}", q.expr) for q in dashboard_queries(dashboards)]
     for ds in build_datasources(load_stack("prod", root)[0]):
@@ -241,12 +232,6 @@ def repository_expressions(rule_files: dict[str, dict[str, Any]], dashboards: di
 def content_problems(root: Path | None = None) -> list[str]:
     """Every problem of the repository's rules and dashboards: invalid files, series nothing exports or
     records, raw rates in range panels, and recorded series the dashboards read that are not generated."""
-    from components.builders import dashboard_rules
-    from components.builders.dashboards import DashboardError, collect_dashboards, dashboard_queries
-    from components.builders.rules import RuleFileError, load_rule_files
-    from components.catalog import load_catalog
-    from components.stackfile import REPO
-
     root = root or REPO
     try:
         rule_files = load_rule_files(root / "rules")

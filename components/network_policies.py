@@ -57,7 +57,10 @@ class NetworkPolicies(pulumi.ComponentResource):
             selector = {} if target is None else {"matchLabels": {"app.kubernetes.io/name": target}}
             return k8s.networking.v1.NetworkPolicy(
                 f"{name}-{role}", metadata=platform.meta(role, labels),
-                spec={"podSelector": selector, "policyTypes": ["Ingress"], "ingress": ingress}, opts=child)
+                # No `ingress` key for deny-all: the server drops an empty list, and sending one again on
+                # every `up` is a change every time (seen on kube-apiserver 1.36: tests/e2e/test_apiserver.py).
+                spec={"podSelector": selector, "policyTypes": ["Ingress"], **({"ingress": ingress} if ingress else {})},
+                opts=child)
 
         self.policies = [policy("default-deny-ingress", None, [])]
 

@@ -51,3 +51,13 @@ def test_validator_rejects_a_broken_object(prod_run: StackRun):
     broken["spec"]["replica"] = broken["spec"].pop("replicas")
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+
+def test_no_network_policy_sends_an_empty_rule_list(prod_run: StackRun):
+    """No NetworkPolicy carries an empty `ingress` or `egress` list: the API server stores none, so a server-side
+    apply of `ingress: []` is a change on every `pulumi up` (the deny-all policy bumped its generation on every
+    apply against kube-apiserver 1.36, tests/e2e/test_apiserver.py). Deny-all is `policyTypes` without rules."""
+    found = [f"{r.name}: {key}" for r in prod_run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+             for key in ("ingress", "egress") if r.inputs["spec"].get(key) == []]
+    assert not found, found

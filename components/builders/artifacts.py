@@ -26,7 +26,7 @@ from components.builders import (
 )
 from components.builders.exporters import build_blackbox_config
 from components.builders.serialize import dump_json, dump_yaml
-from components.settings import Problem, SettingsError, StackSettings, used_secrets
+from components.settings import Problem, SettingsError, StackSettings, required_secrets, used_secrets
 
 PLACEHOLDER_URL = "https://secret-placeholder.invalid/{key}"
 PLACEHOLDER_TEXT = "PLACEHOLDER-{key}-NOT-A-REAL-SECRET"
@@ -136,6 +136,5 @@ def placeholder_secrets(settings: StackSettings, present: set[str]) -> dict[str,
 
 def _always_present(settings: StackSettings) -> set[str]:
     # A render shows the shape of a complete deployment: required secrets are assumed set.
-    from components.settings import required_secrets
 
     return set(required_secrets(settings))

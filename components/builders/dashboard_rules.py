@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from components.builders.dashboards import collect_dashboards, dashboard_queries
 from components.builders.intervals import INTERVAL
 from components.builders.serialize import dump_yaml
 from components.catalog import Catalog, Family, load_catalog
@@ -120,8 +121,6 @@ def build_rule_file(exprs: Iterable[str], catalog: Catalog | None = None) -> dic
 
 
 def dashboard_exprs() -> list[str]:
-    from components.builders.dashboards import collect_dashboards, dashboard_queries
-
     return [q.expr for q in dashboard_queries(collect_dashboards())]
 
 

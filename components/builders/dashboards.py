@@ -18,6 +18,7 @@ from typing import Any
 from components.builders import promql
 from components.builders.dashboard_inputs import resolve_inputs
 from components.builders.grafana import DATASOURCE_UIDS
+from dashboards import BUILDERS  # the dashboards package at the repository root
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS_DIR = REPO / "dashboards"
@@ -134,8 +135,6 @@ def validate_dashboard(name: str, dashboard: Any) -> list[str]:
 
 def collect_dashboards(dashboards_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     """File name -> dashboard model, from the builders and any exported `*.json`; raise on problems."""
-    from dashboards import BUILDERS  # the dashboards package lives at the repository root
-
     dashboards_dir = dashboards_dir or DASHBOARDS_DIR
     problems: list[str] = []
     out: dict[str, dict[str, Any]] = {}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from components import defaults
+from components.capacity import remote_write_queue
 from components.settings import RemoteWriteTarget, StackSettings
 from components.topology import Topology
 
@@ -180,8 +181,6 @@ def ha_relabelings(settings: StackSettings, target: RemoteWriteTarget) -> list[d
 
 def remote_write_config(settings: StackSettings, target: RemoteWriteTarget) -> dict[str, Any]:
     """One remote_write entry; credentials are files (prometheus.secretsDir), never values in prometheus.yml."""
-    from components.capacity import remote_write_queue
-
     queue = remote_write_queue(settings.prometheus.expected_series, settings.prometheus.scrape_interval).queue_config()
     queue.update(target.queue.model_dump(exclude_none=True))  # field names are Prometheus's keys
     secrets_dir, keys = settings.prometheus.secrets_dir, target.secret_keys

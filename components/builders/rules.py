@@ -21,6 +21,7 @@ from typing import Any
 import promql_parser
 import yaml
 
+from components.builders.features import filter_rule_files
 from components.builders.slo import RUNBOOK
 from components.settings import StackSettings
 from components.units import prom_duration, prom_duration_seconds
@@ -185,8 +186,6 @@ def apply_settings(files: dict[str, dict[str, Any]], settings: StackSettings) ->
 def build_rule_files(settings: StackSettings, rules_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     """The rule files Prometheus loads for this stack, keyed by file name, without the rules
     that read a disabled component's series (builders/features.py)."""
-    from components.builders.features import filter_rule_files
-
     return filter_rule_files(apply_settings(load_rule_files(rules_dir), settings), settings)
 
 

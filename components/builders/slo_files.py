@@ -5,6 +5,7 @@ cases for its burn alerts (`rules/tests/slo.generated.test.yml`) and its runbook
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import promql_parser
 import yaml
+from pydantic import ValidationError
 
 from components.builders.serialize import dump_yaml
 from components.builders.slo import (
@@ -170,9 +172,6 @@ def generated_files(slos: list[SLO], runbooks: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from pydantic import ValidationError
 
     argparse.ArgumentParser(prog="python -m components.builders.slo_files",
                             description="Regenerate the SLO rules, promtool cases and runbooks.").parse_args(argv)

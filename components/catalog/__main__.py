@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from components.catalog import CATALOG_FILE, SHANNON_SERVICES, _parse_catalog
+from components.catalog import refresh as refresher
 from components.catalog.treesitter import ScanError
 
 HEADER = """\
@@ -48,8 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     refresh.add_argument("--shannon", type=Path, required=True, help="a git checkout of github.com/Kocoro-lab/Shannon")
     refresh.add_argument("--catalog", type=Path, default=CATALOG_FILE, help="the catalog file to rewrite")
     args = parser.parse_args(argv)
-    from components.catalog import refresh as refresher
-
     if not args.shannon.is_dir():
         print(f"error: --shannon {args.shannon}: no such directory (clone Shannon first)", file=sys.stderr)
         return 2

@@ -8,11 +8,13 @@ facts are written, with the commit they were read from; none of Shannon's code i
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.catalog import golang, python, rust
 from components.catalog.scan import DYNAMIC, FamilyFacts, Program, family_facts
 from components.catalog.treesitter import ScanError
 
@@ -77,8 +79,6 @@ def _evidence(checkout: Path, endpoint: Endpoint) -> list[str]:
 
 def grpc_services(checkout: Path) -> dict[str, frozenset[str]]:
     """Shannon's gRPC services and their methods, from its .proto files."""
-    import re
-
     services: dict[str, frozenset[str]] = {}
     for proto in sorted((checkout / "protos").rglob("*.proto")):
         for name, body in re.findall(r"^service\s+(\w+)\s*\{(.*?)^\}", proto.read_text(), re.M | re.S):
@@ -88,12 +88,9 @@ def grpc_services(checkout: Path) -> dict[str, frozenset[str]]:
 
 def read(checkout: Path, endpoint: Endpoint) -> Program:
     if endpoint.language == "go":
-        from components.catalog import golang
         return golang.read_program(checkout, endpoint.root, endpoint.main, endpoint.job, grpc_services(checkout))
     if endpoint.language == "rust":
-        from components.catalog import rust
         return rust.read_program(checkout, endpoint.root, endpoint.job)
-    from components.catalog import python
     return python.read_program(checkout, endpoint.root, endpoint.main, endpoint.job)
 
 

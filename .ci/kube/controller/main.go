@@ -1,0 +1,13 @@
+// kube-controller-manager of k8s.io/kubernetes, built from the module proxy for the API-server tests. Glue only.
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	"k8s.io/kubernetes/cmd/kube-controller-manager/app"
+)
+
+func main() {
+	os.Exit(cli.Run(app.NewControllerManagerCommand()))
+}

@@ -1,0 +1,205 @@
+"""The prod and operator stacks' Kubernetes objects against a real API server (Kubernetes 1.36.3, built here:
+tests/e2e/apiserver.py), sent as pulumi-kubernetes sends them: server-side apply with strict field validation.
+
+What the mocks and the offline schemas cannot see: server-side validation and defaulting, admission (Pod
+Security on the namespaces the stack labels, evaluated when the controllers create the Pods), RBAC that binds,
+and a second apply that changes nothing. The objects are the ones the program creates under Pulumi's mocks
+(tests/conftest.py); the Pulumi engine and provider themselves are not run here (README, "What is and is not
+verified here").
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import StackRun, run_stack
+from tests.crd_schema import DIRECTORY as CRD_DIRECTORY
+from tests.crd_schema import _Loader as CRD_LOADER
+from tests.e2e.apiserver import ApiServer, api_server, missing, wait_for
+from tests.test_kubernetes_schema import _ints
+
+pytestmark = pytest.mark.e2e
+
+# The order the engine's dependencies give: namespaces, then what pods need, workloads last.
+FIRST = ("Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret")
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def _rank(obj: dict[str, Any]) -> int:
+    kind = obj["kind"]
+    return FIRST.index(kind) if kind in FIRST else len(FIRST) + 1 + (kind in WORKLOADS)
+
+
+def _objects(run: StackRun, custom: bool = False) -> list[dict[str, Any]]:
+    objects = [_ints(r.inputs) for r in run.kubernetes_objects()
+               if ("monitoring.coreos.com" in r.type) is custom]
+    return sorted(objects, key=_rank)
+
+
+def _name(obj: dict[str, Any]) -> str:
+    return f"{obj['kind']} {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    if missing():
+        if os.environ.get("CI"):
+            pytest.fail(f"{', '.join(missing())} required in CI (.ci/install-tools.sh builds them)")
+        pytest.skip(f"{', '.join(missing())} missing: run `bash .ci/install-tools.sh`")
+    with api_server(tmp_path_factory.mktemp("apiserver")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def applied(server: ApiServer, prod_run: StackRun) -> list[dict[str, Any]]:
+    """prod applied (after a dry run of everything, as `pulumi preview` does) on a cluster with Shannon's
+    namespace and one Linux Node object, so the DaemonSet gets a Pod too."""
+    node = server.post("/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {
+        "name": "node-1", "labels": {"kubernetes.io/os": "linux", "kubernetes.io/hostname": "node-1"}}})
+    assert node.status_code == 201, node.text
+    # Shannon's namespace is Shannon's: it exists before the stack (the stack only adds to it).
+    shannon = server.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                  "metadata": {"name": "shannon"}})
+    assert shannon.status_code == 201, shannon.text
+    objects = _objects(prod_run)
+    dry = [f"{_name(o)}: {r.status_code} {r.json().get('message')}" for o in objects
+           if (r := server.apply(o, dry_run=True)).status_code not in (200, 201)
+           and o["kind"] != "Namespace" and r.status_code != 404]
+    namespaces = [o for o in objects if o["kind"] == "Namespace"]
+    for namespace in namespaces:  # a dry run cannot place objects in namespaces that do not exist yet
+        assert server.apply(namespace).status_code in (200, 201)
+    dry += [f"{_name(o)}: {r.status_code} {r.json().get('message')}" for o in objects
+            if (r := server.apply(o, dry_run=True)).status_code not in (200, 201)]
+    assert not dry, "server-side dry run refused:\n" + "\n".join(dry)
+    failures = [f"{_name(o)}: {r.status_code} {r.json().get('message')}" for o in objects
+                if (r := server.apply(o)).status_code not in (200, 201)]
+    assert not failures, "\n".join(failures)
+    return objects
+
+
+def test_every_prod_object_is_accepted_and_exists(server: ApiServer, applied: list[dict[str, Any]]):
+    """Every object of prod passes the server's strict field validation, its dry run and its admission, and
+    exists on the server afterwards."""
+    absent = [_name(o) for o in applied if server.get(server.path_of(o)).status_code != 200]
+    assert len(applied) > 40 and not absent, absent
+
+
+def test_pod_security_admits_every_pod_the_controllers_create(server: ApiServer, applied: list[dict[str, Any]]):
+    """The controller manager creates each workload's Pods and Pod Security admission accepts them: restricted in
+    the stack's namespace, the node-exporter namespace's own level there. A refused Pod never appears (its
+    controller records FailedCreate, reported here)."""
+    namespaces = {o["metadata"]["name"]: o["metadata"].get("labels", {}) for o in applied if o["kind"] == "Namespace"}
+    assert namespaces["monitoring"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    expected: dict[tuple[str, str], int] = {}
+    for o in applied:
+        if o["kind"] in WORKLOADS:
+            replicas = 1 if o["kind"] == "DaemonSet" else o["spec"].get("replicas", 1)
+            expected[(o["metadata"]["namespace"], o["metadata"]["name"])] = replicas
+
+    def pods_of(namespace: str, name: str) -> int:
+        selector = ",".join(f"{k}={v}" for k, v in next(
+            o for o in applied if o["kind"] in WORKLOADS and o["metadata"]["name"] == name
+            and o["metadata"]["namespace"] == namespace)["spec"]["selector"]["matchLabels"].items())
+        return len(server.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=selector).json()["items"])
+
+    def complete() -> bool:
+        return all(pods_of(ns, name) >= n for (ns, name), n in expected.items())
+
+    try:
+        wait_for(complete, 90, "the workloads' Pods", server)
+    except AssertionError:
+        refused = [f"{e['involvedObject']['kind']} {ns}/{e['involvedObject']['name']}: {e['message']}"
+                   for ns in {ns for ns, _ in expected}
+                   for e in server.get(f"/api/v1/namespaces/{ns}/events").json()["items"]
+                   if e["reason"] == "FailedCreate"]
+        missing_pods = {f"{ns}/{name}": (pods_of(ns, name), n) for (ns, name), n in expected.items()
+                        if pods_of(ns, name) < n}
+        raise AssertionError(f"pods missing {missing_pods}:\n" + "\n".join(refused)) from None
+    print(f"\n{sum(expected.values())} pods of {len(expected)} workloads admitted: "
+          + ", ".join(f"{name} {n}" for (_, name), n in sorted(expected.items())))
+
+
+def test_service_accounts_may_do_what_they_need_and_nothing_more(server: ApiServer, applied: list[dict[str, Any]]):
+    """RBAC as the server evaluates it: Prometheus may list and watch EndpointSlices, Services and Pods in
+    Shannon's namespace and nothing cluster-wide; the collector may watch Pods in Shannon's namespace only."""
+    prometheus = "system:serviceaccount:monitoring:prometheus"
+    assert server.can(prometheus, "list", "endpointslices", "shannon", "discovery.k8s.io")
+    assert server.can(prometheus, "watch", "services", "shannon")
+    assert server.can(prometheus, "watch", "pods", "shannon")
+    assert not server.can(prometheus, "list", "pods", None)
+    assert not server.can(prometheus, "list", "pods", "kube-system")
+    assert not server.can(prometheus, "get", "secrets", "shannon")
+    assert not server.can(prometheus, "list", "endpoints", "shannon")
+    collector = "system:serviceaccount:monitoring:otel-collector"
+    assert server.can(collector, "watch", "pods", "shannon")
+    assert not server.can(collector, "list", "replicasets", "shannon", "apps")
+    assert not server.can(collector, "list", "pods", "monitoring")
+    assert not server.can(collector, "list", "pods", None)
+
+
+def _content(stored: dict[str, Any]) -> dict[str, Any]:
+    """An object without what the server and the controllers keep moving: status, resourceVersion, managedFields."""
+    metadata = {k: v for k, v in stored["metadata"].items() if k not in ("resourceVersion", "managedFields")}
+    return {**{k: v for k, v in stored.items() if k != "status"}, "metadata": metadata}
+
+
+def test_a_second_apply_changes_nothing(server: ApiServer, applied: list[dict[str, Any]]):
+    """Applying the same objects again (a second `pulumi up`) changes nothing the program owns: each object
+    after the apply equals the object just before it (status and bookkeeping aside), so nothing the server
+    defaults fights what the program sends."""
+    changed = []
+    for o in applied:
+        before = server.get(server.path_of(o)).json()
+        response = server.apply(o)
+        assert response.status_code == 200, _name(o)
+        if _content(response.json()) != _content(before):
+            changed.append(_name(o))
+    assert changed == []
+
+
+def _missing(sent: Any, stored: Any, path: str = "") -> list[str]:
+    """Where `stored` lacks or differs from what was `sent` (the server may add defaults, never drop a field)."""
+    if isinstance(sent, dict):
+        if not isinstance(stored, dict):
+            return [path or "."]
+        return [p for k, v in sent.items() for p in _missing(v, stored.get(k), f"{path}.{k}")]
+    if isinstance(sent, list):
+        if not isinstance(stored, list) or len(sent) != len(stored):
+            return [path]
+        return [p for i, (a, b) in enumerate(zip(sent, stored, strict=True)) for p in _missing(a, b, f"{path}[{i}]")]
+    return [] if sent == stored else [path]
+
+
+def test_operator_mode_custom_resources_are_accepted_by_the_operators_crds(server: ApiServer, tmp_path: Path):
+    """The prometheus-operator CRDs of .ci/crds.lock installed, the operator stack's objects (custom resources
+    included) applied with strict field validation: every one accepted, no field pruned."""
+    if not CRD_DIRECTORY.is_dir():
+        pytest.fail(f"{CRD_DIRECTORY} missing (.ci/install-tools.sh extracts it)")
+    for path in sorted(CRD_DIRECTORY.glob("*.yaml")):
+        for crd in yaml.load_all(path.read_text(), Loader=CRD_LOADER):
+            if crd:
+                response = server.apply(crd)
+                assert response.status_code in (200, 201), f"{path.name}: {response.text[:300]}"
+    wait_for(lambda: all(
+        server.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}").json().get("status", {})
+        .get("acceptedNames", {}).get("kind") for name in ("prometheusrules.monitoring.coreos.com",
+                                                           "servicemonitors.monitoring.coreos.com",
+                                                           "alertmanagerconfigs.monitoring.coreos.com")),
+        60, "the CRDs to be established", server)
+    run = run_stack("operator")
+    objects = _objects(run) + _objects(run, custom=True)
+    assert {"PrometheusRule", "ServiceMonitor", "AlertmanagerConfig"} <= {o["kind"] for o in objects}
+    failures = [f"{_name(o)}: {r.status_code} {r.json().get('message')}" for o in objects
+                if (r := server.apply(o)).status_code not in (200, 201)]
+    assert not failures, "\n".join(failures)
+    pruned = {_name(o): where for o in objects if "monitoring.coreos.com" in o["apiVersion"]
+              if (where := _missing(o["spec"], server.get(server.path_of(o)).json().get("spec")))}
+    assert not pruned, pruned
+    print(f"\noperator stack: {len(objects)} objects accepted, "
+          f"{sum('monitoring.coreos.com' in o['apiVersion'] for o in objects)} custom resources, none pruned")
