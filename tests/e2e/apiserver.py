@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import requests
 import urllib3
 
+from tests.e2e.fleet import wait_until
 from tests.e2e.harness import Process, free_port
 from tests.tools import TOOLS
 
@@ -99,17 +99,17 @@ class ApiServer:
         return "\n".join(f"--- {p.name}\n{p.tail(15)}" for p in self.processes)
 
 
-def _wait(predicate: Any, timeout: float, what: str, server: ApiServer | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, server: ApiServer) -> None:
+    """wait_until, with connection errors counted as not yet, and the processes' logs on failure."""
+    def answered() -> Any:
         try:
-            if predicate():
-                return
+            return predicate()
         except requests.RequestException:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n" + (server.tail() if server else ""))
-        time.sleep(0.5)
+            return False
+    try:
+        wait_until(answered, timeout, what, interval=0.5)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{server.tail()}") from None
 
 
 @contextmanager
@@ -151,16 +151,13 @@ def api_server(work: Path) -> Iterator[ApiServer]:
     try:
         etcd.start()
         apiserver.start()
-        _wait(lambda: server.get("/readyz").status_code == 200, 120, "kube-apiserver /readyz", server)
+        wait_for(lambda: server.get("/readyz").status_code == 200, 120, "kube-apiserver /readyz", server)
         controllers.start()
         # The default ServiceAccount appears once the controllers run: pods can be created from then on.
-        _wait(lambda: server.get("/api/v1/namespaces/default/serviceaccounts/default").status_code == 200, 120,
+        wait_for(lambda: server.get("/api/v1/namespaces/default/serviceaccounts/default").status_code == 200, 120,
               "the controller manager (default ServiceAccount)", server)
         yield server
     finally:
         for process in reversed(processes):
             process.stop()
 
-
-def wait_for(predicate: Any, timeout: float, what: str, server: ApiServer) -> None:
-    _wait(predicate, timeout, what, server)

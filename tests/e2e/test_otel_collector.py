@@ -40,6 +40,7 @@ from components.builders.otel_collector import build_collector_config
 from components.builders.prometheus import scrape_jobs
 from components.settings.tracing import CollectorSettings
 from components.stackfile import load_stack
+from tests.e2e.fleet import wait_until
 from tests.e2e.harness import ROOT, Process, free_port
 from tests.tools import TOOLS
 
@@ -173,13 +174,6 @@ def _send(providers: dict[str, TracerProvider], kind: str, count: int) -> set[st
     return ids
 
 
-def _wait_for(predicate, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.25)
-
-
 def test_errors_and_slow_traces_are_kept_whole_and_the_rest_sampled(collector: Collector):
     """Every error trace and every slow trace arrives with its three spans; healthy traces arrive at the configured
     20% within a binomial tolerance; no stored span holds the query string or the authorization header; the
@@ -188,7 +182,7 @@ def test_errors_and_slow_traces_are_kept_whole_and_the_rest_sampled(collector: C
     accepted_before = collector.metric("otelcol_receiver_accepted_spans")
     errors, slow = _send(providers, "error", 30), _send(providers, "slow", 30)
     healthy = _send(providers, "ok", 600)
-    _wait_for(lambda: (errors | slow) <= set(collector.sink.traces()), timeout=60)
+    wait_until(lambda: (errors | slow) <= set(collector.sink.traces()), 60, "every error and slow trace")
     time.sleep(4)  # two decision waits: every healthy trace decided
     traces = collector.sink.traces()
     for trace_id in errors | slow:
@@ -204,7 +198,8 @@ def test_errors_and_slow_traces_are_kept_whole_and_the_rest_sampled(collector: C
     llm_urls = {s["attributes"].get("url.full") for spans in traces.values() for s in spans if s["service"] == "llm-service"}
     assert llm_urls == {"https://api.openai.com/v1/chat/completions"}
     sent = 3 * (len(errors) + len(slow) + len(healthy))
-    _wait_for(lambda: collector.metric("otelcol_receiver_accepted_spans") - accepted_before >= sent)
+    wait_until(lambda: collector.metric("otelcol_receiver_accepted_spans") - accepted_before >= sent, 30,
+               "the spans counted as accepted")
     assert collector.metric("otelcol_receiver_accepted_spans") - accepted_before == sent
 
 
@@ -217,35 +212,30 @@ def test_a_tempo_outage_shorter_than_the_retry_budget_loses_nothing(collector: C
         time.sleep(4)
     finally:
         collector.sink.down = False
-    _wait_for(lambda: errors <= set(collector.sink.traces()), timeout=60)
+    wait_until(lambda: errors <= set(collector.sink.traces()), 60, "the queued traces after the outage")
     assert all(len(collector.sink.traces()[t]) == 3 for t in errors)
 
 
 def test_a_longer_outage_drops_spans_and_the_collector_counts_them(collector: Collector):
     """Tempo unavailable beyond the retry budget: the batches are dropped, and the collector's own metrics say
     so (otelcol_exporter_send_failed_spans), which is what the dropped-spans alert reads."""
-    providers = _providers(collector.grpc_port)
     failed_before = collector.metric("otelcol_exporter_send_failed_spans")
-    collector.sink.down = True
-    try:
-        errors = _send(providers, "error", 10)
-        _wait_for(lambda: collector.metric("otelcol_exporter_send_failed_spans") >= failed_before + 30,
-                  timeout=45)
-    finally:
-        collector.sink.down = False
+    errors = _dropping_outage(collector, _providers(collector.grpc_port))
     assert not errors & set(collector.sink.traces())
     print(f"\ndropped after the retry budget: {collector.metric('otelcol_exporter_send_failed_spans') - failed_before:.0f} spans")
 
 
-def _dropping_outage(collector: Collector, providers: dict[str, TracerProvider]) -> None:
-    """Tempo down until the collector has given up on 10 error traces (30 spans)."""
+def _dropping_outage(collector: Collector, providers: dict[str, TracerProvider]) -> set[str]:
+    """Tempo down until the collector has given up on 10 error traces (30 spans); their trace ids."""
     failed_before = collector.metric("otelcol_exporter_send_failed_spans")
     collector.sink.down = True
     try:
-        _send(providers, "error", 10)
-        _wait_for(lambda: collector.metric("otelcol_exporter_send_failed_spans") >= failed_before + 30, timeout=45)
+        errors = _send(providers, "error", 10)
+        wait_until(lambda: collector.metric("otelcol_exporter_send_failed_spans") >= failed_before + 30, 45,
+                   "30 spans given up on")
     finally:
         collector.sink.down = False
+    return errors
 
 
 @dataclass
@@ -309,12 +299,12 @@ def test_a_longer_outage_fires_the_dropped_spans_alert_in_prometheus(collector: 
             rule["for"] = "0s"
     scrape = [{"job_name": "otel-collector", "static_configs": [{"targets": [f"127.0.0.1:{collector.metrics_port}"]}]}]
     with _prometheus(tmp_path, scrape, rules) as prometheus:
-        _wait_for(lambda: bool(prometheus.query("otelcol_exporter_send_failed_spans")), timeout=30)
+        wait_until(lambda: prometheus.query("otelcol_exporter_send_failed_spans"), 30, "the first scrape")
         _send(providers, "ok", 5)  # delivered: the alerts stay silent
         time.sleep(5)
         assert prometheus.firing("OtelCollectorDroppingSpans") == [], prometheus.process.tail()
         _dropping_outage(collector, providers)
-        _wait_for(lambda: bool(prometheus.firing("OtelCollectorDroppingSpans")), timeout=30)
+        wait_until(lambda: prometheus.firing("OtelCollectorDroppingSpans"), 30, "OtelCollectorDroppingSpans firing")
         (alert,) = prometheus.firing("OtelCollectorDroppingSpans")
         assert alert["labels"]["job"] == "otel-collector" and alert["labels"]["exporter"] == "otlp_grpc/tempo"
         print(f"\nOtelCollectorDroppingSpans firing in Prometheus: {alert['annotations']['description']}")
@@ -331,12 +321,12 @@ def test_span_metrics_count_every_span_before_sampling(collector: Collector, tmp
     providers = _providers(collector.grpc_port)
     calls = 'sum(traces_spanmetrics_calls_total{service="llm-service", span_name="POST"})'
     with _prometheus(tmp_path, scrape) as prometheus:
-        _wait_for(lambda: bool(prometheus.query("up")), timeout=30)
+        wait_until(lambda: prometheus.query("up"), 30, "the first scrape")
         before = float(prometheus.query(calls)[0]["value"][1]) if prometheus.query(calls) else 0.0
         kept_before = len(collector.sink.traces())
         ok = _send(providers, "ok", 200)
-        _wait_for(lambda: bool(prometheus.query(calls))
-                  and float(prometheus.query(calls)[0]["value"][1]) - before >= len(ok), timeout=60)
+        wait_until(lambda: prometheus.query(calls) and float(prometheus.query(calls)[0]["value"][1]) - before >= len(ok),
+                   60, "every call counted")
         counted = float(prometheus.query(calls)[0]["value"][1]) - before
         time.sleep(3)  # the sampling decision (decisionWait 2s)
         kept = len(collector.sink.traces()) - kept_before
