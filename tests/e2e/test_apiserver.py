@@ -21,6 +21,7 @@ import yaml
 from tests.conftest import StackRun, run_stack
 from tests.crd_schema import DIRECTORY as CRD_DIRECTORY
 from tests.crd_schema import _Loader as CRD_LOADER
+from tests.e2e import conftest as e2e_conftest
 from tests.e2e.apiserver import ApiServer, api_server, missing, wait_for
 from tests.test_kubernetes_schema import _ints
 
@@ -121,7 +122,7 @@ def test_pod_security_admits_every_pod_the_controllers_create(server: ApiServer,
         missing_pods = {f"{ns}/{name}": (pods_of(ns, name), n) for (ns, name), n in expected.items()
                         if pods_of(ns, name) < n}
         raise AssertionError(f"pods missing {missing_pods}:\n" + "\n".join(refused)) from None
-    print(f"\n{sum(expected.values())} pods of {len(expected)} workloads admitted: "
+    e2e_conftest.MEASUREMENTS.append(f"{sum(expected.values())} pods of {len(expected)} workloads admitted: "
           + ", ".join(f"{name} {n}" for (_, name), n in sorted(expected.items())))
 
 
@@ -201,5 +202,5 @@ def test_operator_mode_custom_resources_are_accepted_by_the_operators_crds(serve
     pruned = {_name(o): where for o in objects if "monitoring.coreos.com" in o["apiVersion"]
               if (where := _missing(o["spec"], server.get(server.path_of(o)).json().get("spec")))}
     assert not pruned, pruned
-    print(f"\noperator stack: {len(objects)} objects accepted, "
+    e2e_conftest.MEASUREMENTS.append(f"operator stack: {len(objects)} objects accepted, "
           f"{sum('monitoring.coreos.com' in o['apiVersion'] for o in objects)} custom resources, none pruned")

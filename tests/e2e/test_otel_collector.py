@@ -40,6 +40,7 @@ from components.builders.otel_collector import build_collector_config
 from components.builders.prometheus import scrape_jobs
 from components.settings.tracing import CollectorSettings
 from components.stackfile import load_stack
+from tests.e2e import conftest as e2e_conftest
 from tests.e2e.fleet import wait_until
 from tests.e2e.harness import ROOT, Process, free_port
 from tests.tools import TOOLS
@@ -188,7 +189,7 @@ def test_errors_and_slow_traces_are_kept_whole_and_the_rest_sampled(collector: C
     for trace_id in errors | slow:
         assert sorted(s["service"] for s in traces[trace_id]) == sorted(SERVICES), trace_id
     kept = len(healthy & set(traces))
-    print(f"\nsent/kept per policy: errors {len(errors)}/{len(errors & set(traces))}, slow {len(slow)}/"
+    e2e_conftest.MEASUREMENTS.append(f"sent/kept per policy: errors {len(errors)}/{len(errors & set(traces))}, slow {len(slow)}/"
           f"{len(slow & set(traces))}, healthy {len(healthy)}/{kept} (20% configured)")
     assert 0.2 * 600 - 4 * (600 * 0.2 * 0.8) ** 0.5 <= kept <= 0.2 * 600 + 4 * (600 * 0.2 * 0.8) ** 0.5
     for spans in traces.values():
@@ -222,7 +223,7 @@ def test_a_longer_outage_drops_spans_and_the_collector_counts_them(collector: Co
     failed_before = collector.metric("otelcol_exporter_send_failed_spans")
     errors = _dropping_outage(collector, _providers(collector.grpc_port))
     assert not errors & set(collector.sink.traces())
-    print(f"\ndropped after the retry budget: {collector.metric('otelcol_exporter_send_failed_spans') - failed_before:.0f} spans")
+    e2e_conftest.MEASUREMENTS.append(f"dropped after the retry budget: {collector.metric('otelcol_exporter_send_failed_spans') - failed_before:.0f} spans")
 
 
 def _dropping_outage(collector: Collector, providers: dict[str, TracerProvider]) -> set[str]:
@@ -307,7 +308,7 @@ def test_a_longer_outage_fires_the_dropped_spans_alert_in_prometheus(collector: 
         wait_until(lambda: prometheus.firing("OtelCollectorDroppingSpans"), 30, "OtelCollectorDroppingSpans firing")
         (alert,) = prometheus.firing("OtelCollectorDroppingSpans")
         assert alert["labels"]["job"] == "otel-collector" and alert["labels"]["exporter"] == "otlp_grpc/tempo"
-        print(f"\nOtelCollectorDroppingSpans firing in Prometheus: {alert['annotations']['description']}")
+        e2e_conftest.MEASUREMENTS.append(f"OtelCollectorDroppingSpans firing in Prometheus: {alert['annotations']['description']}")
 
 
 def test_span_metrics_count_every_span_before_sampling(collector: Collector, tmp_path: Path):
@@ -337,5 +338,5 @@ def test_span_metrics_count_every_span_before_sampling(collector: Collector, tmp
         exemplars = prometheus.api("/api/v1/query_exemplars", query="traces_spanmetrics_latency_bucket",
                                    start=str(time.time() - 600), end=str(time.time()))
         assert any(e["labels"].get("trace_id") in ok for s in exemplars for e in s["exemplars"])
-        print(f"\nspan metrics before sampling: {counted:.0f} llm-service calls counted of {len(ok)} sent, "
+        e2e_conftest.MEASUREMENTS.append(f"span metrics before sampling: {counted:.0f} llm-service calls counted of {len(ok)} sent, "
               f"{kept} traces kept by sampling")
