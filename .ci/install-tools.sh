@@ -128,5 +128,5 @@ for binary in kube-apiserver kube-controller-manager etcd; do
 done
 
 for binary in "$tools"/bin/*; do
-  echo "installed: $("$binary" --version 2>&1 | grep -m1 -iE 'version|exporter') ($binary)"
+  echo "installed: $("$binary" --version 2>&1 | grep -m1 -iE 'version|exporter|kubernetes') ($binary)"
 done

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import urllib3
 
 from tests.e2e.fleet import wait_until
 from tests.e2e.harness import Process, free_port
@@ -40,7 +39,6 @@ class ApiServer:
 
     def __post_init__(self) -> None:
         self.session.headers["Authorization"] = f"Bearer {TOKEN}"
-        self.session.verify = False  # the server's self-signed serving certificate (--cert-dir)
         self.session.trust_env = False  # else REQUESTS_CA_BUNDLE and proxies from the environment win
 
     def get(self, path: str, **params: Any) -> requests.Response:
@@ -114,7 +112,6 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, server: Ap
 
 @contextmanager
 def api_server(work: Path) -> Iterator[ApiServer]:
-    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     work.mkdir(parents=True, exist_ok=True)
     key, pub = work / "sa.key", work / "sa.pub"
     subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
@@ -124,7 +121,8 @@ def api_server(work: Path) -> Iterator[ApiServer]:
     url = f"https://127.0.0.1:{port}"
     (work / "kubeconfig").write_text(json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": url, "insecure-skip-tls-verify": True}}],
+        "clusters": [{"name": "test", "cluster": {"server": url, "certificate-authority": str(work / "certs" /
+                                                                                            "apiserver.crt")}}],
         "users": [{"name": "admin", "user": {"token": TOKEN}}],
         "contexts": [{"name": "test", "context": {"cluster": "test", "user": "admin"}}]}))
     bin_ = TOOLS / "bin"
@@ -151,6 +149,10 @@ def api_server(work: Path) -> Iterator[ApiServer]:
     try:
         etcd.start()
         apiserver.start()
+        # The serving certificate the server generates in --cert-dir carries its CA: trust exactly that.
+        certificate = work / "certs" / "apiserver.crt"
+        wait_until(certificate.exists, 60, f"{certificate}")
+        server.session.verify = str(certificate)
         wait_for(lambda: server.get("/readyz").status_code == 200, 120, "kube-apiserver /readyz", server)
         controllers.start()
         # The default ServiceAccount appears once the controllers run: pods can be created from then on.
