@@ -97,7 +97,7 @@ class ApiServer:
         return "\n".join(f"--- {p.name}\n{p.tail(15)}" for p in self.processes)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, server: ApiServer) -> None:
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, server: ApiServer) -> Any:
     """wait_until, with connection errors counted as not yet, and the processes' logs on failure."""
     def answered() -> Any:
         try:
@@ -105,7 +105,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, server: Ap
         except requests.RequestException:
             return False
     try:
-        wait_until(answered, timeout, what, interval=0.5)
+        return wait_until(answered, timeout, what, interval=0.5)
     except AssertionError as error:
         raise AssertionError(f"{error}\n{server.tail()}") from None
 
