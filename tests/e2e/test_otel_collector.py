@@ -51,7 +51,16 @@ def _settings() -> CollectorSettings:
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
     with run_collector(tmp_path_factory.mktemp("otelcol"), _settings()) as running:
-        yield running
+        try:
+            yield running
+        finally:
+            # Before the collector goes: no exporter thread left retrying (with random jitter) into later tests.
+            for provider in PROVIDERS:
+                provider.shutdown()
+            PROVIDERS.clear()
+
+
+PROVIDERS: list[TracerProvider] = []
 
 
 def _providers(port: int) -> dict[str, TracerProvider]:
@@ -60,6 +69,7 @@ def _providers(port: int) -> dict[str, TracerProvider]:
         provider = TracerProvider(resource=Resource.create({"service.name": service}))
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True)))
         out[service] = provider
+        PROVIDERS.append(provider)
     return out
 
 
