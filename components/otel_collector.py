@@ -13,6 +13,7 @@ from components import defaults
 from components.builders.otel_collector import CONFIG_DIR, collector_args
 from components.platform import Backend, HttpProbe, KubernetesBackend, Port, Workload
 from components.settings import StackSettings
+from components.topology import Topology
 
 NAME = "otel-collector"
 
@@ -66,6 +67,8 @@ class OtelCollector(pulumi.ComponentResource):
             shannon_network_alias=NAME if s.tracing.collector.shannon_alias else None,
         )
         self.deployed = args.platform.deploy(name, workload, workload_opts, service_account=service_account)
-        host = NAME if s.platform == "docker" else f"{NAME}.{s.kubernetes.namespace}.svc"
+        # Where Shannon sends: the alias on its Docker network, else the component's own address.
+        alias = s.platform == "docker" and s.tracing.collector.shannon_alias
+        host = NAME if alias else Topology(s).service_host(NAME)
         self.otlp_grpc_endpoint = pulumi.Output.from_input(f"http://{host}:{defaults.PORTS['otlp-grpc']}")
         self.register_outputs({"otlp_grpc_endpoint": self.otlp_grpc_endpoint})

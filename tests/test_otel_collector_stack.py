@@ -169,3 +169,14 @@ def test_on_kubernetes_spans_are_enriched_with_pod_metadata_under_a_pod_reader_r
                      if r.inputs["metadata"]["name"] == "otel-collector"]
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "otel-collector" and pod["automountServiceAccountToken"] is True
+
+
+def test_shannons_alias_follows_the_cluster_domain(tmp_path: Path):
+    """The ExternalName in Shannon's namespace names the collector under kubernetes.clusterDomain, as every other
+    in-cluster address of the stack does (a fixed cluster.local would not resolve on a cluster with its own)."""
+    def edit(config: dict[str, Any]) -> None:
+        config.setdefault(P + "kubernetes", {})["clusterDomain"] = "corp.internal"
+    run = run_stack("prod", stack_file=edited_stack_file(tmp_path, "prod", edit))
+    (alias,) = [r.inputs for r in run.of_type("kubernetes:core/v1:Service")
+                if r.inputs["metadata"]["name"] == "otel-collector" and r.inputs["metadata"]["namespace"] == "shannon"]
+    assert alias["spec"]["externalName"] == "otel-collector.monitoring.svc.corp.internal"

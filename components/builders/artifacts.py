@@ -136,5 +136,4 @@ def placeholder_secrets(settings: StackSettings, present: set[str]) -> dict[str,
 
 def _always_present(settings: StackSettings) -> set[str]:
     # A render shows the shape of a complete deployment: required secrets are assumed set.
-
     return set(required_secrets(settings))

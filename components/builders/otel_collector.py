@@ -23,8 +23,8 @@ from components.units import prom_duration_seconds
 CONFIG_DIR = "/etc/otelcol"
 CONFIG_FILE = "config.yaml"
 
-OTLP_GRPC_PORT = 4317
-OTLP_HTTP_PORT = 4318
+OTLP_GRPC_PORT = defaults.PORTS["otlp-grpc"]
+OTLP_HTTP_PORT = defaults.PORTS["otlp-http"]
 METRICS_PORT = defaults.PORTS["otel-collector-metrics"]
 HEALTH_PORT = defaults.PORTS["otel-collector-health"]
 SPAN_METRICS_PORT = defaults.PORTS["otel-collector-spanmetrics"]

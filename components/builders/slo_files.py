@@ -172,7 +172,6 @@ def generated_files(slos: list[SLO], runbooks: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-
     argparse.ArgumentParser(prog="python -m components.builders.slo_files",
                             description="Regenerate the SLO rules, promtool cases and runbooks.").parse_args(argv)
     try:

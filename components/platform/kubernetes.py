@@ -202,7 +202,8 @@ class KubernetesBackend:
             # Shannon's default endpoint (a bare name) resolves in Shannon's namespace: a DNS alias there.
             created.append(k8s.core.v1.Service(
                 f"{name}-shannon-alias", metadata=self.meta(w.shannon_network_alias, labels, shannon_ns),
-                spec={"type": "ExternalName", "externalName": f"{w.name}.{namespace}.svc.cluster.local",
+                spec={"type": "ExternalName",
+                      "externalName": f"{w.name}.{namespace}.svc.{self.settings.kubernetes.cluster_domain}",
                       "ports": service_ports}, opts=opts))
 
         workload: pulumi.Resource
